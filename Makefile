@@ -1,0 +1,37 @@
+# Two commands for a new user: `make demo` and `make test`. Both bootstrap .venv from the lock files.
+PYTHON ?= python3.11
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip --disable-pip-version-check
+STAMP  := $(VENV)/.installed
+GPU    ?=
+SHARED ?= ../shared
+OUT    ?= out/demo
+
+.PHONY: setup test demo lock clean
+
+setup: $(STAMP)
+
+$(STAMP): requirements.lock requirements-nodeps.lock requirements-gpu.lock pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -q -r requirements.lock
+	$(PIP) install -q --no-deps -r requirements-nodeps.lock
+	if [ -n "$(GPU)" ]; then $(PIP) uninstall -q -y paddlepaddle faiss-cpu onnxruntime && $(PIP) install -q -r requirements-gpu.lock; fi
+	$(PIP) install -q --no-deps --no-build-isolation -e .
+	touch $(STAMP)
+
+test: setup
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+demo: setup
+	$(VENV)/bin/mtmct demo --shared $(SHARED) --out $(OUT)
+
+# Re-pin after changing a direct dependency: resolves in a scratch venv and rewrites requirements.lock.
+lock:
+	rm -rf /tmp/mtmct-lock && $(PYTHON) -m venv /tmp/mtmct-lock
+	/tmp/mtmct-lock/bin/pip install -q -e . pytest
+	( echo "# Pinned runtime + test dependencies (CPU). Regenerate with \`make lock\`; paddledet comes from requirements-nodeps.lock."; \
+	  /tmp/mtmct-lock/bin/pip freeze --all --exclude-editable | grep -v "^pip==" | grep -vi '^paddledet' ) > requirements.lock
+
+clean:
+	rm -rf $(VENV) out .pytest_cache

@@ -1,0 +1,1 @@
+"""One camera's work: sources, detectors, ReID embedders, trackers."""

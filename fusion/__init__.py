@@ -1,0 +1,1 @@
+"""Cross-camera association of tracklets into global identities."""

@@ -1,0 +1,49 @@
+"""ONNX Runtime backend."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from mtmct.backend import Backend, shape_of
+from mtmct.errors import MtmctError
+
+
+class OnnxBackend(Backend):
+    name = "onnx"
+
+    def __init__(self, model_file: Path, device: str = "cpu") -> None:
+        super().__init__(model_file, device)
+        import onnxruntime as ort
+
+        providers = ["CPUExecutionProvider"]
+        if device == "gpu":
+            if "CUDAExecutionProvider" not in ort.get_available_providers():
+                raise MtmctError(
+                    "--device gpu: ONNX Runtime has no CUDA provider here (install onnxruntime-gpu on a machine with an NVIDIA GPU)"
+                )
+            providers.insert(0, "CUDAExecutionProvider")
+        opts = ort.SessionOptions()
+        opts.log_severity_level = 3
+        try:
+            self.session = ort.InferenceSession(str(self.model_file), opts, providers=providers)
+        except Exception as exc:  # onnxruntime raises its own untyped errors for corrupt files
+            raise MtmctError(f"cannot load ONNX model {self.model_file}: {str(exc).splitlines()[0]}") from exc
+        self._inputs = self.session.get_inputs()
+        self._outputs = self.session.get_outputs()
+
+    @property
+    def input_names(self) -> list[str]:
+        return [i.name for i in self._inputs]
+
+    @property
+    def input_shapes(self) -> list[list[int]]:
+        return [shape_of(i.shape) for i in self._inputs]
+
+    @property
+    def output_shapes(self) -> list[list[int]]:
+        return [shape_of(o.shape) for o in self._outputs]
+
+    def infer(self, inputs: dict[str, np.ndarray]) -> list[np.ndarray]:
+        return self.session.run(None, inputs)

@@ -1,0 +1,69 @@
+"""OpenVINO backend for IR models (.xml + .bin)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from mtmct.backend import Backend
+from mtmct.errors import MtmctError
+
+
+class OpenVinoBackend(Backend):
+    name = "openvino"
+
+    def __init__(self, model_file: Path, device: str = "cpu") -> None:
+        super().__init__(model_file, device)
+        import openvino as ov
+
+        self._core = ov.Core()
+        self._ov_device = "CPU"
+        if device == "gpu":
+            if "GPU" not in self._core.available_devices:
+                raise MtmctError("--device gpu: OpenVINO sees no GPU here (available: "
+                                 + ", ".join(self._core.available_devices) + ")")
+            self._ov_device = "GPU"
+        try:
+            self._model = self._core.read_model(str(self.model_file))
+        except Exception as exc:
+            raise MtmctError(f"cannot load OpenVINO model {self.model_file}: {str(exc).splitlines()[0]}") from exc
+        self._compile()
+
+    def _compile(self) -> None:
+        self._compiled = self._core.compile_model(self._model, self._ov_device)
+        self._request = self._compiled.create_infer_request()
+
+    @property
+    def input_names(self) -> list[str]:
+        return [i.any_name for i in self._model.inputs]
+
+    @property
+    def input_shapes(self) -> list[list[int]]:
+        return [_dims(i.get_partial_shape()) for i in self._model.inputs]
+
+    @property
+    def output_shapes(self) -> list[list[int]]:
+        return [_dims(o.get_partial_shape()) for o in self._model.outputs]
+
+    def allow_dynamic_batch(self) -> bool:
+        """OMZ models are exported with batch 1; most reshape cleanly to a dynamic batch, once."""
+        shape = self.input_shapes[0]
+        if shape[0] == -1:
+            return True
+        try:
+            import openvino as ov
+
+            self._model.reshape({self._model.inputs[0]: ov.PartialShape([-1, *shape[1:]])})
+            self._compile()
+        except Exception:
+            return False
+        return True
+
+    def infer(self, inputs: dict[str, np.ndarray]) -> list[np.ndarray]:
+        result = self._request.infer(inputs)
+        return [np.asarray(result[o]) for o in self._compiled.outputs]
+
+
+def _dims(partial_shape) -> list[int]:
+    return [d.get_length() if d.is_static else -1 for d in partial_shape]

@@ -1,0 +1,1 @@
+"""Persistence of runs, boxes, tracklets and identities (PostgreSQL or SQLite)."""
