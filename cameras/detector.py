@@ -35,8 +35,9 @@ class Detector(ABC):
         """All detections above ``self.conf``, before the class filter."""
 
     def detect(self, frame: np.ndarray) -> Detections:
-        if frame is None or frame.ndim != 3 or frame.shape[2] != 3:
-            raise ValueError(f"detect: expected an HxWx3 BGR image, got shape {getattr(frame, 'shape', None)}")
+        shape = getattr(frame, "shape", None)
+        if not isinstance(frame, np.ndarray) or frame.ndim != 3 or shape[2] != 3 or 0 in shape:
+            raise ValueError(f"detect: expected a non-empty HxWx3 BGR image array, got {type(frame).__name__} {shape}")
         dets = self._detect(frame)
         if self.classes is not None and len(dets):
             dets = dets[np.isin(dets.classes, self.classes)]

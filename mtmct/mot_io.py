@@ -1,0 +1,88 @@
+"""MOTChallenge text files: ``frame,id,x,y,w,h,conf[,class,visibility | ,wx,wy,wz]``, frames from 1.
+
+Readers of other tools' files must cope with 6 to 10 columns and rows in any order (MOT17 det.txt is not
+sorted by frame), and a bad line must name the file and line so a user can fix it.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Iterable
+from pathlib import Path
+
+import numpy as np
+
+from mtmct.detections import Detections
+from mtmct.errors import MtmctError
+
+log = logging.getLogger(__name__)
+
+MIN_COLUMNS, MAX_COLUMNS = 6, 10
+
+
+def read_mot(path: str | Path) -> np.ndarray:
+    """(N, C) float64 rows sorted by (frame, id), C = the file's column count but at least 7.
+
+    A 6-column file (no confidence) gets conf = 1. Blank lines are skipped; an empty file gives (0, 7).
+    """
+    path = Path(path)
+    try:
+        lines = path.read_text().splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise MtmctError(f"cannot read MOT file {path}: {exc}") from exc
+    rows: list[list[float]] = []
+    for lineno, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        rows.append(_parse_line(line, path, lineno, len(rows[0]) if rows else None))
+    if not rows:
+        return np.zeros((0, 7))
+    data = np.asarray(rows, np.float64)
+    if data.shape[1] == MIN_COLUMNS:
+        data = np.hstack([data, np.ones((len(data), 1))])
+    return data[np.lexsort((data[:, 1], data[:, 0]))]
+
+
+def _parse_line(line: str, path: Path, lineno: int, expected: int | None) -> list[float]:
+    where = f"{path}:{lineno}"
+    fields = [f.strip() for f in line.split(",")]
+    if not MIN_COLUMNS <= len(fields) <= MAX_COLUMNS:
+        raise MtmctError(f"{where}: {len(fields)} columns, MOT rows have {MIN_COLUMNS} to {MAX_COLUMNS}: '{line[:80]}'")
+    if expected is not None and len(fields) != expected:
+        raise MtmctError(f"{where}: {len(fields)} columns but earlier rows have {expected}")
+    try:
+        values = [float(f) for f in fields]
+    except ValueError:
+        raise MtmctError(f"{where}: not a number in '{line[:80]}'") from None
+    if not all(math.isfinite(v) for v in values):
+        raise MtmctError(f"{where}: non-finite value in '{line[:80]}'")
+    frame, _, _, _, w, h = values[:6]
+    if frame < 1 or frame != int(frame):
+        raise MtmctError(f"{where}: frame must be a whole number from 1, got {fields[0]}")
+    if w < 0 or h < 0:
+        raise MtmctError(f"{where}: negative box size {fields[4]}x{fields[5]}")
+    return values
+
+
+def format_det_rows(frame: int, dets: Detections) -> str:
+    """One frame's detections as MOT lines ``frame,-1,x,y,w,h,score,-1,-1,-1`` (boxes to 2 decimals)."""
+    if int(frame) < 1:
+        raise ValueError(f"MOT frames count from 1, got {frame}")
+    return "".join(
+        f"{int(frame)},-1,{x:.2f},{y:.2f},{w:.2f},{h:.2f},{score:.4f},-1,-1,-1\n"
+        for (x, y, w, h), score in zip(dets.tlwh, dets.scores)
+    )
+
+
+def write_mot_dets(path: str | Path, frames_and_dets: Iterable[tuple[int, Detections]]) -> int:
+    """Write ``(frame, detections)`` pairs as a MOT detection file; returns the row count."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    count = 0
+    with path.open("w") as fh:
+        for frame, dets in frames_and_dets:
+            fh.write(format_det_rows(frame, dets))
+            count += len(dets)
+    log.debug("wrote %d detections to %s", count, path)
+    return count
