@@ -1,0 +1,201 @@
+"""DeepSORT for one camera: appearance cascade + Mahalanobis gate, IoU fallback, ByteTrack-style low boxes.
+
+Without embeddings on the detections the tracker is motion-only (SORT-like): confirmed tracks are matched by
+IoU under the Mahalanobis gate, then tentative tracks by IoU, then low-score boxes continue tracks.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from cameras import matching
+from cameras.kalman_filter import KalmanFilter, gating_threshold, xyxy_to_xywh
+from cameras.track import Track
+from mtmct.detections import Detections
+from mtmct.errors import MtmctError
+
+log = logging.getLogger(__name__)
+
+
+class DeepSort:
+    """Track one camera's detections frame by frame; ``update`` returns the confirmed tracks seen this frame.
+
+    Args (each is a key of ``configs/trackers/deepsort.yaml``):
+        max_age: frames a confirmed track may go unmatched before deletion. Raising it keeps ids through
+            longer occlusions but lets a lost track steal a newcomer's box.
+        n_init: consecutive hits before a track is confirmed and reported. Raising it suppresses one-off false
+            positives but drops the first frames of every real person (more misses, later ids).
+        max_iou_distance: largest ``1 - IoU`` accepted by the IoU stages. Raising it follows fast or jumpy
+            motion but pairs neighbours in crowds.
+        max_cosine_distance: largest appearance distance accepted. Raising it re-finds people whose look
+            changed (pose, light) but merges similar-looking people.
+        nn_budget: appearance features kept per track (None: all). Raising it remembers more views but costs
+            memory and time per frame.
+        ema_alpha: if set, keep one feature smoothed as ``alpha * old + (1 - alpha) * new`` instead of a
+            gallery. Higher is steadier against one bad crop but slower to follow a real change.
+        high_score: boxes at or above this score drive association and may start tracks. Raising it stops
+            false tracks but loses people the detector is unsure about.
+        low_score: boxes in ``[low_score, high_score)`` only extend tracks matched last frame (ByteTrack);
+            None disables. Lowering it recovers occluded people but may extend a track onto clutter.
+        low_max_iou_distance: ``1 - IoU`` bound for those low boxes; keep it stricter than max_iou_distance
+            because low boxes are less trustworthy.
+        gate_probability: chi-square mass of the Mahalanobis gate. Raising it admits larger motion surprises
+            but more wrong pairs; it barely matters for tracks seen last frame and a lot for lost ones.
+        warm_start: report tracks born in the stream's first ``n_init`` frames at once, as SORT does. There
+            is no earlier frame to confirm them against, so without it every person present at the start
+            loses ``n_init - 1`` frames; with it a false box in those frames is reported once.
+        std_weight_position, std_weight_velocity: Kalman noise, see :class:`cameras.kalman_filter.KalmanFilter`.
+    """
+
+    def __init__(
+        self,
+        max_age: int = 30,
+        n_init: int = 3,
+        max_iou_distance: float = 0.7,
+        max_cosine_distance: float = 0.2,
+        nn_budget: int | None = 100,
+        ema_alpha: float | None = None,
+        high_score: float = 0.5,
+        low_score: float | None = 0.1,
+        low_max_iou_distance: float = 0.5,
+        gate_probability: float = 0.95,
+        warm_start: bool = True,
+        std_weight_position: float = 1.0 / 20,
+        std_weight_velocity: float = 1.0 / 160,
+    ) -> None:
+        if max_age < 0 or n_init < 1:
+            raise ValueError(f"DeepSort: need max_age >= 0 and n_init >= 1, got {max_age} and {n_init}")
+        if low_score is not None and low_score > high_score:
+            raise ValueError(f"DeepSort: low_score {low_score} is above high_score {high_score}")
+        if ema_alpha is not None and not 0 <= ema_alpha < 1:
+            raise ValueError(f"DeepSort: ema_alpha must be in [0, 1), got {ema_alpha}")
+        self.max_age, self.n_init = max_age, n_init
+        self.max_iou_distance, self.max_cosine_distance = max_iou_distance, max_cosine_distance
+        self.nn_budget, self.ema_alpha = nn_budget, ema_alpha
+        self.high_score, self.low_score, self.low_max_iou_distance = high_score, low_score, low_max_iou_distance
+        self.gate = gating_threshold(4, gate_probability)
+        self.warm_start = warm_start
+        self.frame_count = 0
+        self.kf = KalmanFilter(std_weight_position, std_weight_velocity)
+        self.tracks: list[Track] = []
+        self._last_id = 0  # ids belong to this instance: two cameras never share a counter
+
+    @classmethod
+    def from_config(cls, config: dict | str | Path) -> DeepSort:
+        """From a mapping or a YAML file whose keys are constructor arguments; unknown keys are refused."""
+        if not isinstance(config, dict):
+            import yaml
+
+            config = yaml.safe_load(Path(config).read_text()) or {}
+        allowed = set(inspect.signature(cls.__init__).parameters) - {"self"}
+        unknown = sorted(set(config) - allowed)
+        if unknown:
+            raise MtmctError(f"unknown tracker option {unknown[0]!r}; DeepSort accepts: {', '.join(sorted(allowed))}")
+        return cls(**config)
+
+    def _new_id(self) -> int:
+        self._last_id += 1
+        return self._last_id
+
+    def reset(self) -> None:
+        """Forget all tracks (a new video); ids keep counting so they stay unique within this instance."""
+        self.tracks = []
+        self.frame_count = 0
+
+    def update(self, dets: Detections) -> list[Track]:
+        """Advance one frame. Returns confirmed tracks matched in this frame (box = Kalman-corrected state).
+
+        Also returns tentative ones during the ``warm_start`` frames; they stay tentative (deleted on a miss).
+        """
+        self.frame_count += 1
+        self._predict()
+        high = np.flatnonzero(dets.scores >= self.high_score)
+        low = np.zeros(0, np.int64)
+        if self.low_score is not None:
+            low = np.flatnonzero((dets.scores >= self.low_score) & (dets.scores < self.high_score))
+        boxes = dets.xyxy.astype(np.float64)
+        tracks = self.tracks
+        confirmed = np.array([i for i, t in enumerate(tracks) if t.is_confirmed], np.int64)
+        tentative = np.array([i for i, t in enumerate(tracks) if t.is_tentative], np.int64)
+
+        # 1) confirmed tracks: appearance (or IoU when motion-only) under the Mahalanobis gate, fresh tracks first
+        m1, free_conf, free_high = self._match_confirmed(confirmed, high, dets, boxes)
+        # 2) tentative tracks and confirmed ones lost only this frame: IoU on what is left
+        recent = free_conf[[tracks[i].time_since_update == 1 for i in free_conf]] if len(free_conf) else free_conf
+        iou_rows = np.concatenate([tentative, recent]).astype(np.int64)
+        m2, _, free_high = self._match_iou(iou_rows, free_high, dets, boxes, self.max_iou_distance)
+        # 3) low-score boxes extend confirmed tracks that were seen last frame
+        matched = set(m1[:, 0]) | set(m2[:, 0])
+        left = np.array([i for i in recent if i not in matched], np.int64)
+        m3, _, _ = self._match_iou(left, low, dets, boxes, self.low_max_iou_distance)
+
+        pairs = np.concatenate([m1, m2, m3])
+        if len(pairs):
+            rows = [tracks[r] for r in pairs[:, 0]]
+            means, covs = self.kf.update(np.stack([t.mean for t in rows]), np.stack([t.cov for t in rows]),
+                                         xyxy_to_xywh(boxes[pairs[:, 1]]))
+            for (row, col), mean, cov in zip(pairs, means, covs):
+                feature = None if dets.embeddings is None else dets.embeddings[col]
+                tracks[row].update(mean, cov, boxes[col], dets.scores[col], feature)
+        matched |= set(m3[:, 0])
+        for i, track in enumerate(tracks):
+            if i not in matched:
+                track.mark_missed()
+        for col in free_high:
+            feature = None if dets.embeddings is None else dets.embeddings[col]
+            tracks.append(Track.start(self.kf, boxes[col], dets.scores[col], dets.classes[col], feature,
+                                      n_init=self.n_init, max_age=self.max_age, nn_budget=self.nn_budget,
+                                      ema_alpha=self.ema_alpha))
+        self.tracks = [t for t in tracks if not t.is_deleted]
+        warm = self.warm_start and self.frame_count <= self.n_init
+        shown = [t for t in self.tracks if (t.is_confirmed or warm) and t.time_since_update == 0]
+        for track in shown:
+            if track.track_id == 0:
+                track.track_id = self._new_id()
+        return shown
+
+    def _predict(self) -> None:
+        if not self.tracks:
+            return
+        means, covs = self.kf.predict(np.stack([t.mean for t in self.tracks]), np.stack([t.cov for t in self.tracks]))
+        for track, mean, cov in zip(self.tracks, means, covs):
+            track.predicted(mean, cov)
+
+    def _match_confirmed(self, rows: np.ndarray, cols: np.ndarray, dets: Detections, boxes: np.ndarray):
+        if not len(rows) or not len(cols):
+            return np.zeros((0, 2), np.int64), rows, cols
+        tracks = [self.tracks[i] for i in rows]
+        if dets.embeddings is None:
+            cost, threshold = matching.iou_cost([t.xyxy for t in tracks], boxes[cols]), self.max_iou_distance
+        else:
+            cost, threshold = self._appearance_cost(tracks, dets.embeddings[cols]), self.max_cosine_distance
+        maha = self.kf.gating_distance(np.stack([t.mean for t in tracks]), np.stack([t.cov for t in tracks]),
+                                       xyxy_to_xywh(boxes[cols]))
+        cost = matching.gate_cost(cost, maha, self.gate)
+        cost = matching.gate_classes(cost, [t.cls for t in tracks], dets.classes[cols])
+        ages = np.array([t.time_since_update for t in tracks])
+        m, un_rows, un_cols = matching.matching_cascade(cost, ages, threshold, self.max_age + 1)
+        return np.stack([rows[m[:, 0]], cols[m[:, 1]]], axis=1), rows[un_rows], cols[un_cols]
+
+    @staticmethod
+    def _appearance_cost(tracks: list[Track], features: np.ndarray) -> np.ndarray:
+        """Cosine cost; a track that has no feature yet (it began on motion-only frames) is never paired here."""
+        galleries = [t.gallery for t in tracks]
+        has = np.array([len(g) > 0 for g in galleries])
+        cost = np.full((len(tracks), len(features)), matching.INFEASIBLE)
+        if has.any():
+            cost[has] = matching.cosine_cost([g for g, h in zip(galleries, has) if h], features)
+        return cost
+
+    def _match_iou(self, rows: np.ndarray, cols: np.ndarray, dets: Detections, boxes: np.ndarray, threshold: float):
+        if not len(rows) or not len(cols):
+            return np.zeros((0, 2), np.int64), rows, cols
+        tracks = [self.tracks[i] for i in rows]
+        cost = matching.iou_cost([t.xyxy for t in tracks], boxes[cols])
+        cost = matching.gate_classes(cost, [t.cls for t in tracks], dets.classes[cols])
+        m, un_rows, un_cols = matching.linear_assignment(cost, threshold)
+        return np.stack([rows[m[:, 0]], cols[m[:, 1]]], axis=1), rows[un_rows], cols[un_cols]
