@@ -24,6 +24,8 @@ from typing import Literal
 
 import numpy as np
 
+from mtmct.mot_io import read_mot
+
 log = logging.getLogger(__name__)
 
 GtFormat = Literal["auto", "mot15", "mot17"]
@@ -46,14 +48,6 @@ class _Frames:
     gt_boxes: list[np.ndarray]
     pred_ids: list[np.ndarray]
     pred_boxes: list[np.ndarray]
-
-
-def load_mot_rows(path: str | Path) -> np.ndarray:
-    """A MOTChallenge text file as an ``(N, C)`` float array (``(0, 6)`` when empty)."""
-    text = Path(path).read_text().strip()
-    if not text:
-        return np.zeros((0, 6))
-    return np.loadtxt(io.StringIO(text), delimiter=",", ndmin=2)
 
 
 def _as_rows(rows: np.ndarray) -> np.ndarray:
@@ -185,7 +179,7 @@ def evaluate_mot_files(
     pairs: Mapping[str, tuple[str | Path, str | Path]], gt_format: GtFormat = "auto"
 ) -> list[dict]:
     """Like :func:`evaluate_sequences` over ``name -> (gt.txt, pred.txt)`` paths."""
-    loaded = {name: (load_mot_rows(gt), load_mot_rows(pred)) for name, (gt, pred) in pairs.items()}
+    loaded = {name: (read_mot(gt), read_mot(pred)) for name, (gt, pred) in pairs.items()}
     rows = evaluate_sequences(loaded, gt_format)
     for row in rows:
         log.info("%s: MOTA %.3f IDF1 %.3f HOTA %.3f IDSW %d", row["sequence"], row["mota"], row["idf1"],

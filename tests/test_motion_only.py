@@ -13,7 +13,8 @@ from conftest import ROOT, shared_path
 
 from cameras.deepsort import DeepSort
 from mtmct.detections import Detections
-from mtmct.eval_mot import evaluate_sequences, load_mot_rows
+from mtmct.eval_mot import evaluate_sequences
+from mtmct.mot_io import read_mot
 
 PRESET = ROOT / "configs" / "trackers" / "deepsort_motion.yaml"
 SORT_MOTA = {"TUD-Campus": 0.627, "ETH-Sunnyday": 0.591}  # SORT README / paper, same detections
@@ -21,7 +22,7 @@ SORT_MOTA = {"TUD-Campus": 0.627, "ETH-Sunnyday": 0.591}  # SORT README / paper,
 
 def track_sequence(folder, config=PRESET) -> tuple[np.ndarray, np.ndarray]:
     """(gt rows, predicted MOT rows) for one sequence folder with det/det.txt and gt/gt.txt."""
-    det, gt = load_mot_rows(folder / "det" / "det.txt"), load_mot_rows(folder / "gt" / "gt.txt")
+    det, gt = read_mot(folder / "det" / "det.txt"), read_mot(folder / "gt" / "gt.txt")
     tracker = DeepSort.from_config(config)
     rows = []
     for frame in range(1, int(max(det[:, 0].max(), gt[:, 0].max())) + 1):
