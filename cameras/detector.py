@@ -70,13 +70,14 @@ def load_detector(
     conf: float = 0.3,
     classes: list[int] | None = None,
     arch: str | None = None,
+    threads: int | None = None,
 ) -> Detector:
     """A detector from a registry name or a path to a model folder/file.
 
     ``classes=None`` keeps the model's default: person only for COCO models, everything for pedestrian models.
     """
     path = resolve_model(str(model))
-    backend = load_backend(path, device)
+    backend = load_backend(path, device, threads)
     arch = arch or guess_detector_arch(backend)
     if arch not in _DETECTORS:
         raise MtmctError(f"unknown detector architecture '{arch}': choose one of {', '.join(_DETECTORS)}")

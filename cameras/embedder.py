@@ -133,8 +133,8 @@ def preprocess_for(backend: Backend, model_path: Path) -> ImagePreprocess:
     return ImagePreprocess(size=size)
 
 
-def load_embedder(model: str | Path, device: str = "cpu", batch_size: int = 32) -> Embedder:
+def load_embedder(model: str | Path, device: str = "cpu", batch_size: int = 32, threads: int | None = None) -> Embedder:
     """An embedder from a registry name or a path to a ReID model folder/file."""
     path = resolve_model(str(model))
-    backend = load_backend(path, device)
+    backend = load_backend(path, device, threads)
     return Embedder(backend, preprocess_for(backend, path), batch_size=batch_size)

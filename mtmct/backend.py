@@ -36,9 +36,14 @@ class Backend(ABC):
 
     name: str = ""
 
-    def __init__(self, model_file: Path, device: str = "cpu") -> None:
+    def __init__(self, model_file: Path, device: str = "cpu", threads: int | None = None) -> None:
+        """``threads`` caps the CPU threads of one inference (None: the runtime's default, all cores);
+        one per camera actor lets several cameras share a machine without oversubscribing it."""
         self.model_file = Path(model_file)
         self.device = check_device_name(device)
+        if threads is not None and threads < 1:
+            raise MtmctError(f"threads must be at least 1, got {threads}")
+        self.threads = threads
 
     @property
     @abstractmethod
@@ -104,7 +109,7 @@ def detect_format(path: Path) -> tuple[str, Path]:
     )
 
 
-def load_backend(path: str | Path, device: str = "cpu") -> Backend:
+def load_backend(path: str | Path, device: str = "cpu", threads: int | None = None) -> Backend:
     """Load the model at ``path`` (folder or file) on the backend its files call for."""
     check_device_name(device)
     kind, model_file = detect_format(Path(path))
@@ -114,7 +119,7 @@ def load_backend(path: str | Path, device: str = "cpu") -> Backend:
         module = importlib.import_module(module_name)
     except ImportError as exc:
         raise MtmctError(f"{model_file} needs the {kind} backend: install {package} ({exc})") from exc
-    backend = getattr(module, cls_name)(model_file, device)
+    backend = getattr(module, cls_name)(model_file, device, threads)
     log.info("loaded %r", backend)
     return backend
 

@@ -13,8 +13,8 @@ from mtmct.errors import MtmctError
 class OnnxBackend(Backend):
     name = "onnx"
 
-    def __init__(self, model_file: Path, device: str = "cpu") -> None:
-        super().__init__(model_file, device)
+    def __init__(self, model_file: Path, device: str = "cpu", threads: int | None = None) -> None:
+        super().__init__(model_file, device, threads)
         import onnxruntime as ort
 
         providers = ["CPUExecutionProvider"]
@@ -26,6 +26,9 @@ class OnnxBackend(Backend):
             providers.insert(0, "CUDAExecutionProvider")
         opts = ort.SessionOptions()
         opts.log_severity_level = 3
+        if threads:
+            opts.intra_op_num_threads = threads
+            opts.inter_op_num_threads = 1
         try:
             self.session = ort.InferenceSession(str(self.model_file), opts, providers=providers)
         except Exception as exc:  # onnxruntime raises its own untyped errors for corrupt files

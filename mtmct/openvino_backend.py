@@ -13,8 +13,8 @@ from mtmct.errors import MtmctError
 class OpenVinoBackend(Backend):
     name = "openvino"
 
-    def __init__(self, model_file: Path, device: str = "cpu") -> None:
-        super().__init__(model_file, device)
+    def __init__(self, model_file: Path, device: str = "cpu", threads: int | None = None) -> None:
+        super().__init__(model_file, device, threads)
         import openvino as ov
 
         self._core = ov.Core()
@@ -31,7 +31,8 @@ class OpenVinoBackend(Backend):
         self._compile()
 
     def _compile(self) -> None:
-        self._compiled = self._core.compile_model(self._model, self._ov_device)
+        config = {"INFERENCE_NUM_THREADS": self.threads} if self.threads and self._ov_device == "CPU" else {}
+        self._compiled = self._core.compile_model(self._model, self._ov_device, config)
         self._request = self._compiled.create_infer_request()
 
     @property

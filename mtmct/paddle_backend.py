@@ -24,7 +24,7 @@ class PaddleBackend(Backend):
     name = "paddle"
 
     def __init__(self, model_file: Path, device: str = "cpu", threads: int | None = None) -> None:
-        super().__init__(model_file, device)
+        super().__init__(model_file, device, threads)
         import paddle
         from paddle import inference
 
