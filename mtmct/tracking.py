@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import defaultdict, deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,7 +19,7 @@ from tqdm import tqdm
 from cameras.deepsort import DeepSort
 from cameras.detector import Detector, load_detector
 from cameras.embedder import Embedder, load_embedder
-from cameras.source import SourceError, camera_id_for, open_source
+from cameras.source import DEFAULT_FPS, Source, SourceError, camera_id_for, open_source
 from mtmct.annotate import VideoWriter, draw_boxes, draw_tails
 from mtmct.detections import Detections
 from mtmct.errors import MtmctError
@@ -32,6 +32,22 @@ DEFAULT_DETECTOR = "picodet_s_192_lcnet_pedestrian"  # PaddleDetection's own, pu
 DEFAULT_REID = "reid_model"
 DEFAULT_CONF = 0.3  # detector threshold; DeepSORT splits high/low scores above it
 STAGES = ("decode", "detect", "embed", "track", "write")
+
+
+@dataclass(frozen=True)
+class FrameStep:
+    """One frame's work, handed to ``track(on_frame=...)`` (e.g. a camera actor's tracklet builder).
+
+    ``tracks`` are DeepSort's tracks matched in this frame; ``dets`` the frame's detections (with embeddings
+    when ReID ran); ``image`` is None when tracking from a det file alone; ``total`` the frames expected.
+    """
+
+    index: int
+    timestamp: float
+    image: np.ndarray | None
+    dets: Detections
+    tracks: list
+    total: int | None
 
 
 @dataclass
@@ -97,7 +113,7 @@ def _timed(iterator: Iterator, seconds: dict[str, float]) -> Iterator:
 
 
 def track(
-    source: str | None = None,
+    source: str | Source | None = None,
     out: str | Path | None = None,
     camera_id: str | None = None,
     detector: str | Detector | None = None,
@@ -112,11 +128,15 @@ def track(
     tracker: str | Path | dict | DeepSort | None = None,
     fps: float | None = None,
     progress: bool = True,
+    max_frames: int | None = None,
+    on_frame: Callable[[FrameStep], None] | None = None,
 ) -> TrackResult:
     """Track one camera. Returns the MOT rows (and writes ``out/<camera_id>.txt`` when ``out`` is given).
 
     Detections come from ``detector`` or, like PaddleDetection's DeepSORT, from a MOT ``det_file``; with a
     source the ReID model embeds the crops, without one (or with ``motion_only``) tracking uses motion only.
+    ``source`` may be an opened :class:`Source` (closed here); ``max_frames`` stops early; ``on_frame`` sees
+    every frame's detections and tracks (its time is not counted in the stage timings).
     """
     if source is None and det_file is None:
         raise MtmctError("nothing to track: give a SOURCE, a --det-file, or both")
@@ -133,8 +153,10 @@ def track(
     if not motion_only:
         emb = reid if isinstance(reid, Embedder) else load_embedder(reid or DEFAULT_REID, device=device)
     trk = tracker if isinstance(tracker, DeepSort) else load_tracker(tracker, motion_only=motion_only)
-    src = open_source(source, fps=fps) if source is not None else None
-    camera_id = camera_id or (camera_id_for(source) if source is not None else _det_file_camera(Path(det_file)))
+    src = source if isinstance(source, Source) else open_source(source, fps=fps) if source is not None else None
+    if camera_id is None:
+        camera_id = (src.name if isinstance(source, Source) else camera_id_for(source)) if source is not None \
+            else _det_file_camera(Path(det_file))
 
     result = TrackResult(camera_id, np.zeros((0, 10)), 0)
     seconds = result.seconds
@@ -151,15 +173,18 @@ def track(
     rows: list[list[float]] = []
 
     if src is not None:
-        frames_iter = ((f.index, f.image) for f in _timed(iter(src), seconds))
+        frames_iter = ((f.index, f.timestamp, f.image) for f in _timed(iter(src), seconds))
         total = src.frame_count
     else:
         last = max(dets_by_frame, default=0)
-        frames_iter = ((i, None) for i in range(1, last + 1))
+        step_s = 1.0 / (fps or DEFAULT_FPS)
+        frames_iter = ((i, (i - 1) * step_s, None) for i in range(1, last + 1))
         total = last
+    if max_frames is not None:
+        total = max_frames if total is None else min(total, max_frames)
     bar = tqdm(total=total, unit="frame", desc=camera_id, disable=not progress, dynamic_ncols=True)
     try:
-        for index, image in frames_iter:
+        for index, timestamp, image in frames_iter:
             t0 = time.perf_counter()
             if dets_by_frame is not None:
                 dets = dets_by_frame.get(index, Detections.empty())
@@ -171,6 +196,10 @@ def track(
             t2 = time.perf_counter()
             tracks = trk.update(dets)
             t3 = time.perf_counter()
+            hook = 0.0
+            if on_frame is not None:  # before drawing, so it sees the clean image; its time is the caller's
+                on_frame(FrameStep(index, timestamp, image, dets, tracks, total))
+                hook = time.perf_counter() - t3
             frame_rows = [[index, t.track_id, *t.tlwh, t.score, -1, -1, -1] for t in tracks]
             rows.extend(frame_rows)
             if mot_out is not None:
@@ -190,9 +219,11 @@ def track(
             seconds["detect"] += t1 - t0
             seconds["embed"] += t2 - t1
             seconds["track"] += t3 - t2
-            seconds["write"] += t4 - t3
+            seconds["write"] += t4 - t3 - hook
             result.frames += 1
             bar.update(1)
+            if max_frames is not None and result.frames >= max_frames:
+                break
     except SourceError as exc:
         result.error = str(exc)
         log.warning("%s", exc)

@@ -21,6 +21,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     mot.add_argument("--pred", required=True, help="tracker output file or folder")
     mot.add_argument("--json", action="store_true", help="print one JSON object (overall metrics + per sequence)")
     mot.set_defaults(run=run_mot)
+    mtmc = kinds.add_parser("mtmc", help="cross-camera tracking: IDF1, IDP, IDR, MOTA over all cameras",
+                            description="GT and PRED are camera,global_id,frame,x,y,w,h files (mtmct_result.txt).")
+    mtmc.add_argument("--gt", required=True, help="ground truth, e.g. mtmc_gt.txt")
+    mtmc.add_argument("--pred", required=True, help="predictions, e.g. OUT/mtmct_result.txt")
+    mtmc.add_argument("--json", action="store_true", help="print one JSON object")
+    mtmc.set_defaults(run=run_mtmc)
 
 
 def sequence_pairs(gt: Path, pred: Path) -> dict[str, tuple[Path, Path]]:
@@ -58,4 +64,22 @@ def run_mot(args: argparse.Namespace) -> int:
         cells = "".join(f"{r[k]:>10.3f}" if isinstance(r[k], float) and k not in ("idsw", "fp", "fn", "mt", "ml")
                         else f"{int(r[k]):>10d}" for k in TABLE_KEYS)
         print(f"{r['sequence']:<24}{cells}")
+    return 0
+
+
+def run_mtmc(args: argparse.Namespace) -> int:
+    from mtmct.eval_mtmc import evaluate_mtmc, read_mtmc
+
+    for label, path in (("ground truth", args.gt), ("predictions", args.pred)):
+        if not Path(path).is_file():
+            raise MtmctError(f"{label} {path} does not exist")
+    result = evaluate_mtmc(read_mtmc(args.gt), read_mtmc(args.pred))
+    if args.json:
+        print(json.dumps(result))
+        return 0
+    keys = ("idf1", "idp", "idr", "mota")
+    print(f"{'camera':<16}" + "".join(f"{k:>10}" for k in keys))
+    for camera, row in sorted(result.get("per_camera", {}).items()):
+        print(f"{camera:<16}" + "".join(f"{row[k]:>10.3f}" for k in keys))
+    print(f"{'ALL (global ids)':<16}" + "".join(f"{result[k]:>10.3f}" for k in keys))
     return 0

@@ -1,0 +1,214 @@
+"""Turn a camera's per-frame tracker output into closed :class:`~mtmct.tracklet.Tracklet`s for fusion.
+
+A track becomes a tracklet when it can no longer come back (unseen for more than ``max_gap`` frames, the
+tracker's ``max_age``) or when the stream ends. Its embedding pools the per-frame ReID features, weighting each
+frame by how trustworthy its crop is: detector score x box size x (1 - occlusion). A few crops, good and spread
+over the track's life, are kept as small JPEGs so people can look at what fusion matched.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from cameras.embedder import crop_boxes
+from mtmct.detections import Detections
+from mtmct.tracklet import SHORT, SMALL, Tracklet
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class FrameTracks:
+    """The tracks reported in one frame, row-aligned: ids, tlwh boxes (as written to MOT), scores, classes and
+    the ReID feature of each track's detection in this frame (None when tracking without ReID)."""
+
+    ids: np.ndarray
+    tlwh: np.ndarray
+    scores: np.ndarray
+    classes: np.ndarray | None = None
+    features: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "ids", np.asarray(self.ids, np.int64).reshape(-1))
+        object.__setattr__(self, "tlwh", np.asarray(self.tlwh, np.float64).reshape(-1, 4))
+        object.__setattr__(self, "scores", np.asarray(self.scores, np.float64).reshape(-1))
+        n = len(self.ids)
+        classes = np.zeros(n, np.int64) if self.classes is None else np.asarray(self.classes, np.int64).reshape(-1)
+        object.__setattr__(self, "classes", classes)
+        if self.features is not None:
+            object.__setattr__(self, "features", np.asarray(self.features, np.float32).reshape(n, -1))
+        if not len(self.tlwh) == len(self.scores) == len(classes) == n:
+            raise ValueError(f"FrameTracks: ids, tlwh, scores and classes must be aligned, got {n} ids")
+
+    @classmethod
+    def from_tracks(cls, tracks: Sequence, dets: Detections) -> FrameTracks:
+        """From DeepSort's output for a frame and that frame's detections: each track's feature is that of the
+        detection it matched (``det_xyxy`` is that detection's box, copied exactly)."""
+        features = None
+        if dets.embeddings is not None and len(tracks):
+            index = {tuple(box): i for i, box in enumerate(np.asarray(dets.xyxy, np.float64))}
+            rows = [index.get(tuple(np.asarray(t.det_xyxy, np.float64))) for t in tracks]
+            if any(r is None for r in rows):
+                raise ValueError("FrameTracks.from_tracks: a track's det_xyxy is not one of this frame's detections")
+            features = dets.embeddings[rows]
+        return cls(ids=[t.track_id for t in tracks], tlwh=np.array([t.tlwh for t in tracks]).reshape(-1, 4),
+                   scores=[t.score for t in tracks], classes=[t.cls for t in tracks], features=features)
+
+
+@dataclass
+class _Open:
+    """A track being collected; per-frame lists plus a bounded, time-spread set of candidate crops."""
+
+    cls: int
+    frames: list[int] = field(default_factory=list)
+    times: list[float] = field(default_factory=list)
+    boxes: list[np.ndarray] = field(default_factory=list)
+    scores: list[float] = field(default_factory=list)
+    weights: list[float] = field(default_factory=list)
+    features: list[np.ndarray] = field(default_factory=list)
+    feature_weights: list[float] = field(default_factory=list)
+    crops: list[tuple[int, float, np.ndarray]] = field(default_factory=list)  # (frame, weight, image)
+
+
+def iou_matrix(a_tlwh: np.ndarray, b_tlwh: np.ndarray) -> np.ndarray:
+    a, b = np.asarray(a_tlwh, np.float64).reshape(-1, 4), np.asarray(b_tlwh, np.float64).reshape(-1, 4)
+    ax1, ay1, bx1, by1 = a[:, 0] + a[:, 2], a[:, 1] + a[:, 3], b[:, 0] + b[:, 2], b[:, 1] + b[:, 3]
+    iw = np.clip(np.minimum(ax1[:, None], bx1[None]) - np.maximum(a[:, None, 0], b[None, :, 0]), 0, None)
+    ih = np.clip(np.minimum(ay1[:, None], by1[None]) - np.maximum(a[:, None, 1], b[None, :, 1]), 0, None)
+    inter = iw * ih
+    union = (a[:, 2] * a[:, 3])[:, None] + (b[:, 2] * b[:, 3])[None] - inter
+    return np.where(union > 0, inter / np.maximum(union, 1e-12), 0.0)
+
+
+class TrackletBuilder:
+    """Collect one camera's tracks frame by frame and emit them as closed tracklets.
+
+    Args:
+        camera_id: the camera the tracklets belong to.
+        max_gap: frames a track may go unseen before it is closed; use the tracker's ``max_age``. Lower closes
+            tracklets (and hands them to fusion) sooner, but a track that DeepSORT revives after a longer gap
+            would come back as a second tracklet with the same id.
+        min_frames: fewer frames than this flags a tracklet ``short``; quality also ramps up to this length.
+            Raising it makes fusion distrust more brief tracks (fewer false links, more missed ones).
+        min_height: box height in pixels below which a crop carries little identity; a tracklet whose median
+            height is below it is flagged ``small``, and it is the floor of the "typical box" size weights
+            compare against. Raising it discounts distant people more.
+        clock_offset: seconds added to the camera's timestamps to put them on the shared clock.
+        n_crops: representative crops kept per tracklet; more helps people review matches but costs storage.
+        crop_height: height in pixels the crops are resized to (JPEG size grows with its square).
+        jpeg_quality: 0-100; higher keeps detail for review at the cost of bytes.
+    """
+
+    def __init__(self, camera_id: str, max_gap: int = 30, min_frames: int = 10, min_height: float = 50.0,
+                 clock_offset: float = 0.0, n_crops: int = 3, crop_height: int = 128, jpeg_quality: int = 90) -> None:
+        if max_gap < 0 or min_frames < 1 or min_height < 0 or n_crops < 0 or crop_height < 8:
+            raise ValueError(f"TrackletBuilder: need max_gap >= 0, min_frames >= 1, min_height >= 0, n_crops >= 0 "
+                             f"and crop_height >= 8, got {max_gap}, {min_frames}, {min_height}, {n_crops}, "
+                             f"{crop_height}")
+        self.camera_id = camera_id
+        self.max_gap, self.min_frames, self.min_height = max_gap, min_frames, min_height
+        self.clock_offset = clock_offset
+        self.n_crops, self.crop_height, self.jpeg_quality = n_crops, crop_height, jpeg_quality
+        self._open: dict[int, _Open] = {}
+        self._heights: deque[float] = deque(maxlen=2000)  # recent box heights: the camera's typical person size
+        self._last_frame = 0
+
+    @property
+    def open_ids(self) -> list[int]:
+        return sorted(self._open)
+
+    def weights(self, tracks: FrameTracks) -> np.ndarray:
+        """Per-box trust in [0, 1]: score x size (height over the camera's typical one, capped) x (1 - max IoU
+        with any other box of the frame, since an overlapping box's crop shows part of someone else)."""
+        n = len(tracks.ids)
+        if n == 0:
+            return np.zeros(0)
+        heights = tracks.tlwh[:, 3]
+        typical = max(self.min_height, float(np.median(self._heights)) if self._heights else 0.0, 1e-6)
+        size = np.clip(heights / typical, 0.0, 1.0)
+        iou = iou_matrix(tracks.tlwh, tracks.tlwh)
+        np.fill_diagonal(iou, 0.0)
+        occlusion = iou.max(axis=1) if n > 1 else np.zeros(1)
+        return np.clip(tracks.scores, 0.0, 1.0) * size * (1.0 - occlusion)
+
+    def update(self, frame: int, timestamp: float, tracks: FrameTracks, image: np.ndarray | None = None,
+               ) -> list[Tracklet]:
+        """Add one frame (``image`` for crops, optional). Returns tracklets closed by this frame."""
+        self._last_frame = frame
+        weights = self.weights(tracks)
+        self._heights.extend(float(h) for h in tracks.tlwh[:, 3])
+        crops = crop_boxes(image, self._xyxy(tracks.tlwh)) if image is not None and self.n_crops else None
+        for i, track_id in enumerate(tracks.ids):
+            state = self._open.setdefault(int(track_id), _Open(int(tracks.classes[i])))
+            w = float(weights[i])
+            state.frames.append(frame)
+            state.times.append(timestamp + self.clock_offset)
+            state.boxes.append(tracks.tlwh[i])
+            state.scores.append(float(tracks.scores[i]))
+            state.weights.append(w)
+            if tracks.features is not None:
+                state.features.append(tracks.features[i])
+                state.feature_weights.append(w)
+            if crops is not None and crops[i].size:
+                self._add_crop(state, frame, w, crops[i])
+        done = [tid for tid, s in self._open.items() if frame - s.frames[-1] > self.max_gap]
+        return [self._close(tid) for tid in done]
+
+    def finish(self) -> list[Tracklet]:
+        """Close every open track (end of stream)."""
+        return [self._close(tid) for tid in sorted(self._open)]
+
+    @staticmethod
+    def _xyxy(tlwh: np.ndarray) -> np.ndarray:
+        return np.concatenate([tlwh[:, :2], tlwh[:, :2] + tlwh[:, 2:]], axis=1)
+
+    def _add_crop(self, state: _Open, frame: int, weight: float, crop: np.ndarray) -> None:
+        """Keep at most 4 x n_crops candidates: when full, of the two candidates closest in time drop the
+        weaker, so the survivors stay both good and spread over the track's life."""
+        scale = self.crop_height / crop.shape[0]
+        small = cv2.resize(crop, (max(1, round(crop.shape[1] * scale)), self.crop_height),
+                           interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+        state.crops.append((frame, weight, small))
+        if len(state.crops) > 4 * self.n_crops:
+            gaps = [b[0] - a[0] for a, b in zip(state.crops, state.crops[1:])]
+            j = int(np.argmin(gaps))
+            state.crops.pop(j if state.crops[j][1] < state.crops[j + 1][1] else j + 1)
+
+    def _pick_crops(self, state: _Open) -> list[bytes]:
+        """The best candidate in each of ``n_crops`` consecutive time groups, as JPEG bytes."""
+        groups = [g for g in np.array_split(np.arange(len(state.crops)), self.n_crops) if len(g)]
+        out = []
+        for group in groups:
+            _, _, image = max((state.crops[k] for k in group), key=lambda c: c[1])
+            ok, buf = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, self.jpeg_quality])
+            if ok:
+                out.append(buf.tobytes())
+        return out
+
+    def _close(self, track_id: int) -> Tracklet:
+        state = self._open.pop(track_id)
+        weights = np.asarray(state.weights)
+        embedding = None
+        if state.features:
+            feats = np.stack(state.features).astype(np.float64)
+            fw = np.asarray(state.feature_weights)
+            pooled = (fw[:, None] * feats).sum(0) if fw.sum() > 1e-9 else feats.mean(0)  # all-zero: plain mean
+            embedding = (pooled / max(np.linalg.norm(pooled), 1e-12)).astype(np.float32)
+        # the trust of what was pooled (weight-weighted mean weight), ramped up over the first min_frames
+        pooled_trust = float((weights ** 2).sum() / weights.sum()) if weights.sum() > 1e-9 else 0.0
+        quality = float(np.clip(pooled_trust * min(1.0, len(weights) / self.min_frames), 0.0, 1.0))
+        boxes = np.stack(state.boxes)
+        flags = set()
+        if len(state.frames) < self.min_frames:
+            flags.add(SHORT)
+        if float(np.median(boxes[:, 3])) < self.min_height:
+            flags.add(SMALL)
+        return Tracklet(self.camera_id, track_id, state.cls, state.frames, state.times, boxes, state.scores,
+                        embedding, quality=quality, flags=frozenset(flags),
+                        crops=self._pick_crops(state) if state.crops else [])

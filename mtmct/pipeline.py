@@ -1,0 +1,152 @@
+"""The multi-camera run (``mtmct run``): one Ray actor per camera, then fusion into global ids, then outputs.
+
+Cameras never talk to each other: each actor decodes, detects, embeds and tracks its own footage and returns
+closed tracklets; the driver fuses them under the camera topology and writes
+``OUT/cameras/<camera>.txt`` (local ids), ``OUT/mtmct_result.txt`` (``camera,global_id,frame,x,y,w,h``),
+``OUT/tracklets.jsonl`` + ``OUT/tracklets.npz`` (embeddings) and ``OUT/crops/``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from cameras.camera_actor import CameraResult, CameraWorker, camera_actor_class, run_camera_actors
+from fusion.fusion import FusionConfig, fuse
+from fusion.topology import CameraGeometry, Link, Topology
+from mtmct.camera_config import CameraSetConfig, load_camera_config
+from mtmct.errors import MtmctError
+from mtmct.tracklet import GlobalIdentity, Tracklet
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RunResult:
+    out_dir: Path
+    cameras: list[CameraResult]
+    identities: list[GlobalIdentity] = field(default_factory=list)
+    tracklets: list[Tracklet] = field(default_factory=list)
+    wall_s: float = 0.0
+    fusion_s: float = 0.0
+
+    @property
+    def failed(self) -> list[CameraResult]:
+        return [c for c in self.cameras if c.error]
+
+    @property
+    def result_file(self) -> Path:
+        return self.out_dir / "mtmct_result.txt"
+
+    @property
+    def frames(self) -> int:
+        return sum(c.frames for c in self.cameras)
+
+
+def topology_of(config: CameraSetConfig) -> Topology:
+    """The fusion topology of a camera set: its links and, where cameras have zones, their hand-over zones."""
+    geometry = {cam.id: CameraGeometry(zones=tuple(z.polygon for z in cam.zones)) for cam in config.cameras if cam.zones}
+    links = [Link(link.a, link.b, link.overlap, link.min_s, link.max_s) for link in config.topology]
+    return Topology([cam.id for cam in config.cameras], links, geometry)
+
+
+def _start_ray(address: str | None, num_cpus: int | None) -> bool:
+    """Join ``address`` or start a local Ray; returns True when this call started it (and must stop it)."""
+    import ray
+
+    if ray.is_initialized():
+        return False
+    kwargs = dict(include_dashboard=False, log_to_driver=False, configure_logging=False)
+    try:
+        if address:
+            ray.init(address=address, **kwargs)
+        else:
+            ray.init(num_cpus=num_cpus or os.cpu_count(), **kwargs)
+    except (ConnectionError, RuntimeError, ValueError) as exc:
+        raise MtmctError(f"cannot start or join Ray{' at ' + address if address else ''}: "
+                         f"{str(exc).strip().splitlines()[0]}") from exc
+    return True
+
+
+def run_cameras(
+    config: str | Path | CameraSetConfig,
+    out: str | Path,
+    ray_address: str | None = None,
+    progress: bool = True,
+    max_frames: int | None = None,
+    use_ray: bool = True,
+    num_cpus: int | None = None,
+) -> RunResult:
+    """Track every camera (Ray actors unless ``use_ray`` is False), fuse, and write the outputs."""
+    cfg = config if isinstance(config, CameraSetConfig) else load_camera_config(config)
+    fusion_cfg = FusionConfig.from_mapping(cfg.fusion)
+    topology = topology_of(cfg)
+    out = Path(out)
+    cam_dir = out / "cameras"
+    cam_dir.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    workers = [dict(camera_cfg=cam, models_cfg=cfg.models, tracker_cfg=cfg.tracker, out_dir=cam_dir, threads=1,
+                    max_frames=max_frames) for cam in cfg.cameras]
+    names = [cam.id for cam in cfg.cameras]
+    if use_ray:
+        import ray
+
+        started = _start_ray(ray_address, num_cpus)
+        try:
+            actor_cls = camera_actor_class()
+            actors = [actor_cls.remote(**w) for w in workers]
+            results = run_camera_actors(actors, names, progress=progress)
+        finally:
+            if started:
+                ray.shutdown()
+    else:
+        results = [CameraWorker(**w).run() for w in workers]
+    for res in results:
+        if res.error:
+            log.warning("camera %s failed: %s", res.camera_id, res.error)
+    tracklets = [t for res in results for t in res.tracklets]
+    t0 = time.perf_counter()
+    identities = fuse(tracklets, topology, **vars(fusion_cfg))
+    fusion_s = time.perf_counter() - t0
+    result = RunResult(out, results, identities, tracklets, fusion_s=fusion_s)
+    write_outputs(result)
+    result.wall_s = time.perf_counter() - start
+    return result
+
+
+def write_outputs(result: RunResult) -> None:
+    """mtmct_result.txt (every tracklet box under its global id), tracklets.jsonl/.npz and crops."""
+    out = result.out_dir
+    rows = []
+    for t in result.tracklets:
+        for frame, (x, y, w, h) in zip(t.frames, t.boxes):
+            rows.append((t.camera_id, t.global_id, int(frame), x, y, w, h))
+    rows.sort(key=lambda r: (r[0], r[2], r[1]))
+    with open(out / "mtmct_result.txt", "w") as fh:
+        fh.writelines(f"{c},{g},{f},{x:.2f},{y:.2f},{w:.2f},{h:.2f}\n" for c, g, f, x, y, w, h in rows)
+    crops = out / "crops"
+    crops.mkdir(exist_ok=True)
+    with open(out / "tracklets.jsonl", "w") as fh:
+        for t in result.tracklets:
+            names = []
+            for i, jpeg in enumerate(t.crops):
+                name = f"{t.camera_id}_{t.track_id}_{i}.jpg"
+                (crops / name).write_bytes(jpeg)
+                names.append(f"crops/{name}")
+            fh.write(json.dumps({
+                "camera": t.camera_id, "track_id": t.track_id, "global_id": t.global_id, "class": t.cls,
+                "start_frame": t.start_frame, "end_frame": t.end_frame, "start_time": round(t.start_time, 3),
+                "end_time": round(t.end_time, 3), "frames": len(t), "quality": round(float(t.quality), 4),
+                "flags": sorted(t.flags), "crops": names}) + "\n")
+    emb = [t.embedding for t in result.tracklets if t.embedding is not None]
+    np.savez_compressed(out / "tracklets.npz",
+                        camera=np.array([t.camera_id for t in result.tracklets]),
+                        track_id=np.array([t.track_id for t in result.tracklets], np.int64),
+                        global_id=np.array([t.global_id for t in result.tracklets], np.int64),
+                        embedding=np.stack(emb) if len(emb) == len(result.tracklets) and emb else np.zeros((0, 0)))

@@ -1,0 +1,86 @@
+"""Camera actors on Ray: two real cameras give tracklets with embeddings and crops; a missing source is reported."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from cameras.camera_actor import CameraResult, CameraWorker, camera_actor_class, run_camera_actors
+from conftest import shared_path
+from mtmct.camera_config import load_camera_config
+from mtmct.mot_io import read_mot
+
+ray = pytest.importorskip("ray")
+CONFIG = Path(__file__).resolve().parents[1] / "configs" / "cameras" / "pets09-overlap.yaml"
+FRAMES = 60
+
+
+@pytest.fixture(scope="module")
+def ray_session():
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    yield
+    ray.shutdown()
+
+
+@pytest.fixture(scope="module")
+def cameras():
+    shared_path("data", "mtmc-pets09-overlap")
+    shared_path("models", "yolox-nano-coco")
+    return load_camera_config(CONFIG)
+
+
+def test_two_actors_return_tracklets_with_embeddings_and_crops(ray_session, cameras, tmp_path):
+    actor_cls = camera_actor_class()
+    actors = [actor_cls.remote(cam, cameras.models, cameras.tracker, tmp_path, threads=1, max_frames=FRAMES)
+              for cam in cameras.cameras]
+    assert ray.get([a.progress.remote() for a in actors], timeout=60) == [(0, None)] * 2
+    refs = [a.run.remote() for a in actors]
+    seen = []  # progress answers while run() works
+    while len(ray.wait(refs, num_returns=2, timeout=0)[0]) < 2:
+        seen.append(ray.get(actors[0].progress.remote(), timeout=30))
+        time.sleep(0.2)
+    results: list[CameraResult] = ray.get(refs)
+    assert any(0 < done < FRAMES and total == FRAMES for done, total in seen), seen
+    assert ray.get(actors[0].progress.remote()) == (FRAMES, FRAMES)
+    for cam, res in zip(cameras.cameras, results):
+        assert res.error is None and res.camera_id == cam.id and res.frames == FRAMES
+        assert {"decode", "detect", "embed", "track", "tracklets"} <= set(res.seconds) and res.wall_s > 0
+        assert res.tracklets, f"{cam.id}: no tracklets"
+        mot = read_mot(res.mot_file)
+        assert res.mot_file == tmp_path / f"{cam.id}.txt" and mot[:, 0].max() <= FRAMES
+        # the tracklets hold exactly the MOT rows, one local id each
+        assert sum(len(t) for t in res.tracklets) == len(mot)
+        assert sorted(t.track_id for t in res.tracklets) == sorted(set(mot[:, 1].astype(int)))
+        for t in res.tracklets:
+            assert t.camera_id == cam.id and t.embedding is not None and t.embedding.shape == (256,)
+            assert np.linalg.norm(t.embedding) == pytest.approx(1.0, abs=1e-5) and 0 <= t.quality <= 1
+            assert t.times[0] == pytest.approx((t.frames[0] - 1) / 10)
+            assert 1 <= len(t.crops) <= 3
+            crop = cv2.imdecode(np.frombuffer(t.crops[0], np.uint8), cv2.IMREAD_COLOR)
+            assert crop is not None and crop.shape[0] == 128
+    # the same people are seen by both cameras in the overlap, so some cross-camera pair must look alike
+    sims = np.array([[a.embedding @ b.embedding for b in results[1].tracklets] for a in results[0].tracklets])
+    assert sims.max() > 0.7
+
+
+def test_missing_source_is_reported_while_the_other_camera_finishes(ray_session, cameras, tmp_path):
+    missing = dataclasses.replace(cameras.cameras[1], id="gone", source=str(tmp_path / "no-such-video.mp4"))
+    actor_cls = camera_actor_class()
+    actors = [actor_cls.remote(cam, cameras.models, cameras.tracker, tmp_path, max_frames=20)
+              for cam in (cameras.cameras[0], missing)]
+    good, bad = run_camera_actors(actors, ["c1", "gone"], progress=False)
+    assert good.error is None and good.frames == 20 and good.tracklets
+    assert bad.frames == 0 and bad.tracklets == [] and bad.mot_file is None
+    assert "no-such-video.mp4" in bad.error and "\n" not in bad.error
+
+
+def test_worker_reports_a_model_that_will_not_load(cameras, tmp_path):
+    """Any failure, not only the source's, comes back in the result (plain class, no Ray needed)."""
+    models = dataclasses.replace(cameras.models, detector=str(tmp_path / "no-model.onnx"))
+    res = CameraWorker(cameras.cameras[0], models, cameras.tracker, tmp_path, max_frames=5).run()
+    assert res.error is not None and "no-model.onnx" in res.error and res.frames == 0
