@@ -2,6 +2,15 @@
 
 Without embeddings on the detections the tracker is motion-only (SORT-like): confirmed tracks are matched by
 IoU under the Mahalanobis gate, then tentative tracks by IoU, then low-score boxes continue tracks.
+
+Two departures from nwojke/deep_sort, both for tracks coming back after an occlusion:
+
+* a lost track coasts with its size frozen (ByteTrack zeroes the height velocity the same way): extrapolating
+  the width/height velocity of the last frames before a person went behind another one deforms the predicted
+  box within a few frames, and the Mahalanobis gate then refuses that person when they reappear;
+* with embeddings, the IoU stage never pairs a track with a box whose appearance distance exceeds
+  ``max_cosine_distance`` (as BoT-SORT fuses IoU and ReID): a track that lost its person in a crossing
+  otherwise takes over the neighbour that now overlaps its predicted box.
 """
 
 from __future__ import annotations
@@ -45,6 +54,9 @@ class DeepSort:
             because low boxes are less trustworthy.
         gate_probability: chi-square mass of the Mahalanobis gate. Raising it admits larger motion surprises
             but more wrong pairs; it barely matters for tracks seen last frame and a lot for lost ones.
+        min_box_height: boxes shorter than this many pixels are dropped before association. Tiny boxes are
+            mostly clutter (signs, cones, far background) whose crops carry no identity; raising it removes
+            such false tracks but loses people who are genuinely that small in the image.
         warm_start: report tracks born in the stream's first ``n_init`` frames at once, as SORT does. There
             is no earlier frame to confirm them against, so without it every person present at the start
             loses ``n_init - 1`` frames; with it a false box in those frames is reported once.
@@ -56,16 +68,17 @@ class DeepSort:
         max_age: int = 30,
         n_init: int = 3,
         max_iou_distance: float = 0.7,
-        max_cosine_distance: float = 0.2,
+        max_cosine_distance: float = 0.5,
         nn_budget: int | None = 100,
         ema_alpha: float | None = None,
-        high_score: float = 0.5,
+        high_score: float = 0.6,
         low_score: float | None = 0.1,
         low_max_iou_distance: float = 0.5,
-        gate_probability: float = 0.95,
+        gate_probability: float = 0.99,
         warm_start: bool = True,
         std_weight_position: float = 1.0 / 20,
         std_weight_velocity: float = 1.0 / 160,
+        min_box_height: float = 25.0,
     ) -> None:
         if max_age < 0 or n_init < 1:
             raise ValueError(f"DeepSort: need max_age >= 0 and n_init >= 1, got {max_age} and {n_init}")
@@ -78,6 +91,7 @@ class DeepSort:
         self.nn_budget, self.ema_alpha = nn_budget, ema_alpha
         self.high_score, self.low_score, self.low_max_iou_distance = high_score, low_score, low_max_iou_distance
         self.gate = gating_threshold(4, gate_probability)
+        self.min_box_height = min_box_height
         self.warm_start = warm_start
         self.frame_count = 0
         self.kf = KalmanFilter(std_weight_position, std_weight_velocity)
@@ -113,6 +127,8 @@ class DeepSort:
         """
         self.frame_count += 1
         self._predict()
+        if self.min_box_height > 0:
+            dets = dets[dets.xyxy[:, 3] - dets.xyxy[:, 1] >= self.min_box_height]
         high = np.flatnonzero(dets.scores >= self.high_score)
         low = np.zeros(0, np.int64)
         if self.low_score is not None:
@@ -127,7 +143,7 @@ class DeepSort:
         # 2) tentative tracks and confirmed ones lost only this frame: IoU on what is left
         recent = free_conf[[tracks[i].time_since_update == 1 for i in free_conf]] if len(free_conf) else free_conf
         iou_rows = np.concatenate([tentative, recent]).astype(np.int64)
-        m2, _, free_high = self._match_iou(iou_rows, free_high, dets, boxes, self.max_iou_distance)
+        m2, _, free_high = self._match_iou(iou_rows, free_high, dets, boxes, self.max_iou_distance, appearance=True)
         # 3) low-score boxes extend confirmed tracks that were seen last frame
         matched = set(m1[:, 0]) | set(m2[:, 0])
         left = np.array([i for i in recent if i not in matched], np.int64)
@@ -161,7 +177,10 @@ class DeepSort:
     def _predict(self) -> None:
         if not self.tracks:
             return
-        means, covs = self.kf.predict(np.stack([t.mean for t in self.tracks]), np.stack([t.cov for t in self.tracks]))
+        means = np.stack([t.mean for t in self.tracks])
+        lost = np.array([t.time_since_update > 0 for t in self.tracks])
+        means[lost, 6:8] = 0  # a lost track keeps its size: no width/height velocity while coasting
+        means, covs = self.kf.predict(means, np.stack([t.cov for t in self.tracks]))
         for track, mean, cov in zip(self.tracks, means, covs):
             track.predicted(mean, cov)
 
@@ -191,11 +210,20 @@ class DeepSort:
             cost[has] = matching.cosine_cost([g for g, h in zip(galleries, has) if h], features)
         return cost
 
-    def _match_iou(self, rows: np.ndarray, cols: np.ndarray, dets: Detections, boxes: np.ndarray, threshold: float):
+    def _match_iou(self, rows: np.ndarray, cols: np.ndarray, dets: Detections, boxes: np.ndarray, threshold: float,
+                   appearance: bool = False):
+        """IoU matching; with ``appearance`` (and embeddings) pairs that look like different people are refused.
+
+        Low-score boxes (stage 3) skip the veto: their crops are the occluded, blurred ones.
+        """
         if not len(rows) or not len(cols):
             return np.zeros((0, 2), np.int64), rows, cols
         tracks = [self.tracks[i] for i in rows]
         cost = matching.iou_cost([t.xyxy for t in tracks], boxes[cols])
         cost = matching.gate_classes(cost, [t.cls for t in tracks], dets.classes[cols])
+        if appearance and dets.embeddings is not None:  # overlap is not enough when the crops disagree
+            looks = self._appearance_cost(tracks, dets.embeddings[cols])  # INFEASIBLE where a track has no look
+            refuse = (looks > self.max_cosine_distance) & (looks < matching.INFEASIBLE)
+            cost = np.where(refuse, matching.INFEASIBLE, cost)
         m, un_rows, un_cols = matching.linear_assignment(cost, threshold)
         return np.stack([rows[m[:, 0]], cols[m[:, 1]]], axis=1), rows[un_rows], cols[un_cols]
