@@ -1,0 +1,190 @@
+"""Fusion: hand-built cases that pin each rule, and a property test that no output identity breaks one."""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import asdict, fields
+
+import numpy as np
+import pytest
+
+from fusion.fusion import FusionConfig, candidate_graph, fuse
+from fusion.topology import Link, Topology
+from mtmct.errors import MtmctError
+from mtmct.tracklet import SHORT, Tracklet
+
+DIM = 32
+
+
+def unit(seed: int, noise: float = 0.0, base: int | None = None) -> np.ndarray:
+    """A unit vector; with ``base``, that identity's vector plus some noise."""
+    v = np.random.default_rng(seed if base is None else base).normal(size=DIM)
+    if noise:
+        v = v / np.linalg.norm(v) + noise * np.random.default_rng(seed + 10_000).normal(size=DIM) / np.sqrt(DIM)
+    return (v / np.linalg.norm(v)).astype(np.float32)
+
+
+def make(cam: str, tid: int, t0: float, t1: float, emb, flags=(), quality: float = 1.0) -> Tracklet:
+    times = np.array([t0, (t0 + t1) / 2, t1])
+    return Tracklet(cam, tid, 0, [1, 2, 3], times, np.tile([10, 10, 20, 50], (3, 1)), np.ones(3), emb,
+                    quality=quality, flags=frozenset(flags))
+
+
+TOPO = Topology(["A", "B", "C"], [Link("A", "B", min_s=10, max_s=60)])
+
+
+def gids(tracklets):
+    return [t.global_id for t in tracklets]
+
+
+def test_same_person_within_window_gets_one_id():
+    ts = [make("A", 1, 0, 10, unit(1)), make("B", 1, 30, 40, unit(5, 0.3, base=1))]
+    identities = fuse(ts, TOPO)
+    assert gids(ts) == [1, 1] and len(identities) == 1 and identities[0].members == [("A", 1), ("B", 1)]
+
+
+def test_outside_window_gets_different_ids():
+    ts = [make("A", 1, 0, 10, unit(1)), make("B", 1, 100, 110, unit(1))]
+    fuse(ts, TOPO)
+    assert gids(ts) == [1, 2]
+
+
+def test_same_camera_overlapping_never_merged_even_when_identical():
+    e = unit(1)
+    ts = [make("A", 1, 0, 10, e), make("A", 2, 5, 15, e), make("B", 3, 40, 50, e)]
+    fuse(ts, TOPO, linkage="single", similarity=0.0)
+    assert ts[0].global_id != ts[1].global_id
+    assert len({ts[0].global_id, ts[1].global_id, ts[2].global_id}) == 2  # B joins one of them, not both
+
+
+def test_unlinked_cameras_never_linked_directly():
+    ts = [make("A", 1, 0, 10, unit(1)), make("C", 1, 100, 110, unit(1))]
+    fuse(ts, TOPO)
+    assert gids(ts) == [1, 2]
+
+
+def test_ids_numbered_by_start_time_and_deterministic():
+    ts = [make("B", 7, 50, 60, unit(2)), make("A", 3, 0, 5, unit(3)), make("C", 1, 20, 30, unit(4))]
+    identities = fuse(ts, TOPO)
+    assert gids(ts) == [3, 1, 2] and [i.global_id for i in identities] == [1, 2, 3]
+    again = [make(t.camera_id, t.track_id, t.start_time, t.end_time, t.embedding) for t in reversed(ts)]
+    fuse(again, TOPO)
+    assert {t.key: t.global_id for t in again} == {t.key: t.global_id for t in ts}
+
+
+def test_low_quality_tracklet_attaches_but_never_bridges():
+    # A1 and B2 look unlike each other; a short tracklet in between resembles both.
+    a, b = unit(1), unit(2)
+    mid = (a + b) / np.linalg.norm(a + b)
+    ts = [make("A", 1, 0, 10, a), make("B", 2, 100, 110, b), make("A", 3, 60, 62, mid, flags={SHORT}),
+          make("B", 4, 30, 40, unit(9, 0.2, base=1))]
+    topo = Topology(["A", "B"], [Link("A", "B", min_s=10, max_s=120)])
+    fuse(ts, topo, similarity=0.6, linkage="single")
+    assert ts[0].global_id == ts[3].global_id  # good pair merged
+    assert ts[0].global_id != ts[1].global_id  # the short one did not glue A1 and B2
+
+
+def test_tracklets_without_embedding_are_singletons():
+    ts = [make("A", 1, 0, 10, None), make("B", 1, 30, 40, unit(1)), make("B", 2, 50, 60, None)]
+    identities = fuse(ts, TOPO)
+    assert len(identities) == 3 and all(t.global_id for t in ts)
+
+
+def test_rerank_path_runs_and_keeps_rules():
+    ts = [make("A", i, 100 * i, 100 * i + 10, unit(i % 3, 0.2, base=i % 3)) for i in range(12)]
+    ts += [make("B", i, 100 * i + 30, 100 * i + 40, unit(i % 3 + 50, 0.2, base=i % 3)) for i in range(12)]
+    fuse(ts, TOPO, rerank=True, rerank_k1=4, rerank_k2=2)
+    check_rules(ts, TOPO)
+    assert len({t.global_id for t in ts}) < len(ts)
+
+
+def test_config_keys_equal_fuse_keywords():
+    params = inspect.signature(fuse).parameters
+    keyword_only = {p for p in params if params[p].kind == inspect.Parameter.KEYWORD_ONLY}
+    assert {f.name for f in fields(FusionConfig)} == keyword_only
+    for f in fields(FusionConfig):
+        assert params[f.name].default == f.default or tuple(params[f.name].default) == f.default
+    ts = [make("A", 1, 0, 10, unit(1)), make("B", 1, 30, 40, unit(1))]
+    fuse(ts, TOPO, **asdict(FusionConfig.from_mapping({"similarity": 0.4, "k": 5})))
+    with pytest.raises(MtmctError, match="unknown keys"):
+        FusionConfig.from_mapping({"simlarity": 0.4})
+
+
+def test_duplicate_keys_rejected_and_graph_view():
+    with pytest.raises(ValueError, match="unique"):
+        fuse([make("A", 1, 0, 1, unit(1)), make("A", 1, 5, 6, unit(1))], TOPO)
+    ts = [make("A", 1, 0, 10, unit(1)), make("B", 1, 30, 40, unit(1)), make("C", 1, 30, 40, unit(1))]
+    graph = candidate_graph(ts, TOPO)
+    assert set(graph.nodes) == {("A", 1), ("B", 1), ("C", 1)} and list(graph.edges) == [(("A", 1), ("B", 1))]
+
+
+# ---- property test -----------------------------------------------------------------------------------------
+
+def check_rules(tracklets: list[Tracklet], topo: Topology) -> None:
+    """Every identity: every pair may coexist, and its members are connected through may_link pairs."""
+    assert all(t.global_id is not None for t in tracklets)
+    by_id: dict[int, list[Tracklet]] = {}
+    for t in tracklets:
+        by_id.setdefault(t.global_id, []).append(t)
+    assert sorted(by_id) == list(range(1, len(by_id) + 1))
+    for members in by_id.values():
+        for i, x in enumerate(members):
+            for y in members[i + 1:]:
+                assert topo.may_coexist(x, y), (x.key, y.key)
+                if x.camera_id == y.camera_id:
+                    assert not x.overlaps_in_time(y)
+        reached, frontier = {0}, [0]
+        while frontier:
+            i = frontier.pop()
+            for j in range(len(members)):
+                if j not in reached and topo.may_link(members[i], members[j]):
+                    reached.add(j), frontier.append(j)
+        assert len(reached) == len(members)
+
+
+def random_world(seed: int, people: int = 150, cameras: int = 6, own_look: float = 0.7):
+    """Random topology and people walking through it, with look-alikes (small ``own_look``) and noisy embeddings."""
+    rng = np.random.default_rng(seed)
+    cams = [f"c{i}" for i in range(cameras)]
+    links = []
+    for i in range(cameras):
+        for j in range(i + 1, cameras):
+            if rng.random() < 0.4:
+                overlap = rng.random() < 0.3
+                lo = None if overlap else float(rng.uniform(0, 20))
+                links.append(Link(cams[i], cams[j], overlap=overlap, min_s=lo,
+                                  max_s=None if overlap else lo + float(rng.uniform(5, 60))))
+    topo = Topology(cams, links, overlap_gap_s=3.0)
+    families = rng.normal(size=(10, DIM))
+    tracklets, truth, counter = [], [], {c: 0 for c in cams}
+    for p in range(people):
+        look = families[rng.integers(10)] + own_look * rng.normal(size=DIM)
+        t, cam = rng.uniform(0, 600), int(rng.integers(cameras))
+        for _ in range(int(rng.integers(1, 5))):
+            dur = rng.uniform(3, 30)
+            e = look / np.linalg.norm(look) + rng.uniform(0.2, 0.8) * rng.normal(size=DIM) / np.sqrt(DIM)
+            counter[cams[cam]] += 1
+            flags = {SHORT} if rng.random() < 0.1 else set()
+            tracklets.append(make(cams[cam], counter[cams[cam]], t, t + dur, e / np.linalg.norm(e), flags))
+            truth.append(p)
+            t += dur + rng.uniform(1, 40)
+            cam = int(rng.integers(cameras))
+    order = rng.permutation(len(tracklets))
+    return [tracklets[i] for i in order], np.array(truth)[order], topo
+
+
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("linkage", ["average", "single"])
+def test_property_no_identity_breaks_a_rule(seed, linkage):
+    tracklets, truth, topo = random_world(seed)
+    fuse(tracklets, topo, similarity=0.3, k=15, linkage=linkage, exact_max_n=200 if seed % 2 else 10**6)
+    check_rules(tracklets, topo)
+
+
+def test_planted_identities_recovered_on_easy_world():
+    tracklets, truth, topo = random_world(7, own_look=3.0)
+    fuse(tracklets, topo, similarity=0.55)
+    gid = np.array([t.global_id for t in tracklets])
+    # Purity: most of each identity belongs to one planted person.
+    purity = sum(np.bincount(truth[gid == g]).max() for g in np.unique(gid)) / len(gid)
+    assert purity > 0.9 and len(np.unique(gid)) < len(tracklets)
