@@ -5,7 +5,6 @@ PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip --disable-pip-version-check
 STAMP  := $(VENV)/.installed
 GPU    ?=
-SHARED ?= ../shared
 OUT    ?= out/demo
 
 .PHONY: setup test demo lock clean
@@ -24,7 +23,7 @@ test: setup
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 demo: setup
-	$(VENV)/bin/mtmct demo --shared $(SHARED) --out $(OUT)
+	$(VENV)/bin/mtmct demo --out $(OUT)
 
 # Re-pin after changing a direct dependency: resolves in a scratch venv and rewrites requirements.lock.
 lock:

@@ -8,9 +8,14 @@ single linkage merges as soon as one strong, allowed edge exists (recall), avera
 clusters to look alike (precision). Incompatible clusters are never merged, so no output cluster violates
 ``can_merge``.
 
-``attach_only`` nodes (low-quality tracklets) take no part in the first pass; in a second pass each may join,
-by its best allowed edge, a cluster built from good nodes, and never bridges two clusters, so a blurry, short
-tracklet cannot glue two people together.
+``strong`` edges (evidence beyond appearance alone: fusion marks simultaneous sightings in overlapping views and
+motion continuations within a camera) are merged before all others, strongest first, by single linkage under
+``can_merge``, and ``attach_only`` nodes take part in them as full members: what makes such an edge
+trustworthy is the time and place, so a short or small tracklet there is no more likely to be a look-alike.
+
+``attach_only`` nodes (low-quality tracklets) take no part in the appearance-only pass; in a last pass each may
+join, by its best allowed appearance edge, a cluster built from good nodes, and never bridges two clusters, so a
+blurry, short tracklet cannot glue two people together on looks alone.
 
 The edge list stays in numpy arrays: the merge loop needs the edges sorted by weight, which an array gives in
 one call, and the time goes into the merge checks, not into holding the graph (benchmarks/bench_fusion.py
@@ -44,12 +49,12 @@ def edge_graph(n: int, pairs: np.ndarray, weights: np.ndarray) -> nx.Graph:
 def constrained_clusters(n: int, pairs: np.ndarray, weights: np.ndarray, can_merge: CanMerge,
                          embeddings: np.ndarray | None = None, linkage: Literal["single", "average"] = "average",
                          threshold: float = 0.0, attach_only: np.ndarray | None = None,
-                         progress: bool = False) -> np.ndarray:
+                         strong: np.ndarray | None = None, progress: bool = False) -> np.ndarray:
     """Cluster label (a member row id) for every node ``0..n-1``; see the module docstring.
 
     ``pairs`` (E, 2) int node rows, ``weights`` (E,) merge priority (higher first). Both ends of an edge are
     assumed individually compatible (``can_merge`` is skipped for two singletons). ``embeddings`` (n, D)
-    L2-normalised rows are needed for average linkage.
+    L2-normalised rows are needed for average linkage. ``strong`` (E,) bool marks the edges of the first pass.
     """
     pairs = np.asarray(pairs, np.int64).reshape(-1, 2)
     weights = np.asarray(weights, np.float64).reshape(-1)
@@ -60,9 +65,13 @@ def constrained_clusters(n: int, pairs: np.ndarray, weights: np.ndarray, can_mer
     if linkage == "average" and embeddings is None:
         raise ValueError("constrained_clusters: average linkage needs embeddings")
     attach = np.zeros(n, bool) if attach_only is None else np.asarray(attach_only, bool)
+    strong = np.zeros(len(pairs), bool) if strong is None else np.asarray(strong, bool).reshape(-1)
+    if len(strong) != len(pairs):
+        raise ValueError(f"constrained_clusters: {len(pairs)} pairs but {len(strong)} strong flags")
     order = np.lexsort((pairs[:, 1], pairs[:, 0], -weights))  # strongest first, ties by rows: deterministic
-    pairs = pairs[order]
+    pairs, strong = pairs[order], strong[order]
     lq = attach[pairs[:, 0]].astype(np.int8) + attach[pairs[:, 1]]
+    lq[strong] = -1  # strong edges: their own pass, every node a full member
     parent = list(range(n))
     members: dict[int, list[int]] = {}
     sums: dict[int, np.ndarray] = {}
@@ -76,12 +85,13 @@ def constrained_clusters(n: int, pairs: np.ndarray, weights: np.ndarray, can_mer
             parent[i], i = root, parent[i]
         return root
 
-    def try_merge(i: int, j: int) -> None:
+    def try_merge(i: int, j: int, linked: bool = False) -> None:
+        """Merge the clusters of i and j if allowed; ``linked``: skip the average-linkage test (strong edge)."""
         a, b = find(i), find(j)
         if a == b:
             return
         ma, mb = members.get(a, [a]), members.get(b, [b])
-        if emb is not None and (len(ma) > 1 or len(mb) > 1):
+        if emb is not None and not linked and (len(ma) > 1 or len(mb) > 1):
             sa = sums[a] if a in sums else emb[a]
             sb = sums[b] if b in sums else emb[b]
             if float(sa @ sb) < threshold * len(ma) * len(mb):
@@ -97,8 +107,12 @@ def constrained_clusters(n: int, pairs: np.ndarray, weights: np.ndarray, can_mer
         if emb is not None:
             sums[a] = (sums.pop(a) if a in sums else emb[a]) + (sums.pop(b) if b in sums else emb[b])
 
-    log.debug("clustering %d nodes over %d edges (%d to attach-only nodes)", n, len(pairs), int((lq == 1).sum()))
+    log.debug("clustering %d nodes over %d edges (%d strong, %d to attach-only nodes)", n, len(pairs),
+              int(strong.sum()), int((lq == 1).sum()))
     bar = tqdm(total=len(pairs), desc="clustering", unit="edge", disable=not progress, mininterval=1.0)
+    for i, j in pairs[strong].tolist():
+        try_merge(i, j, linked=True)
+    bar.update(int(strong.sum()))
     good = pairs[lq == 0].tolist()
     for step, (i, j) in enumerate(good):
         try_merge(i, j)

@@ -1,12 +1,23 @@
-"""Global ids for tracklets: nearest neighbours, topology gates, constrained clustering.
+"""Global ids for tracklets: candidate pairs, topology gates, constrained clustering in order of evidence.
 
-1. Every tracklet with an embedding queries the :class:`~fusion.tracklet_index.TrackletIndex` for its ``k``
-   nearest neighbours; pairs with cosine similarity >= ``similarity`` are candidates (never all pairs).
-2. The topology's time and camera rules are applied to the candidate arrays at once
+1. Candidate pairs come from two places, never from all pairs:
+   - appearance: every tracklet with an embedding queries the :class:`~fusion.tracklet_index.TrackletIndex` for
+     its ``k`` nearest neighbours; pairs with cosine similarity >= ``similarity`` are candidates;
+   - time: pairs seen at the same moment by two cameras with an overlap link, and pairs in one camera where
+     one starts at most ``motion_gap_s`` after the other ends (a sorted sweep over start times).
+2. Some pairs carry evidence beyond appearance and are **strong**: a *simultaneous* pair in overlapping views
+   that looks alike (``overlap_similarity``: only the few people in view at that moment compete, and both
+   cameras see the same person at the same instant), and a *motion continuation* in one camera (the later
+   tracklet starts where the earlier one, extrapolated at its last velocity, would be: within
+   ``motion_tolerance`` box heights, see :mod:`fusion.motion`) whose appearance does not contradict it
+   (``motion_similarity``). Every other pair is appearance alone, and many people compete for it over time.
+3. The topology's time and camera rules are applied to the candidate arrays at once
    (:meth:`Topology.link_mask`); geometry, where configured, pair by pair on the survivors.
-3. :func:`~fusion.clustering.constrained_clusters` merges along the surviving edges, strongest first, and never
-   joins two clusters with any pair that :meth:`Topology.may_coexist` forbids.
-4. Clusters, singletons included, become :class:`GlobalIdentity` numbered 1..N by earliest start time (then
+4. :func:`~fusion.clustering.constrained_clusters` merges along strong edges first (low-quality tracklets
+   included), then appearance edges strongest first (``linkage``), then attaches low-quality tracklets, and never
+   joins two clusters with any pair that :meth:`Topology.may_coexist` forbids (one camera sees two people at one
+   time: a cannot-link that strong merges make more telling, since a merged cluster spans more time).
+5. Clusters, singletons included, become :class:`GlobalIdentity` numbered 1..N by earliest start time (then
    camera order and track id), and each tracklet's ``global_id`` is set.
 
 Tracklets without an embedding, or whose camera has no other linked camera to match, end as singletons.
@@ -25,8 +36,9 @@ import numpy as np
 from tqdm import tqdm
 
 from fusion.clustering import constrained_clusters, edge_graph
+from fusion.motion import continuity_error, end_states
 from fusion.rerank import cosine_distance, rerank_set
-from fusion.topology import Topology
+from fusion.topology import OVERLAP, Topology
 from fusion.tracklet_index import TrackletIndex, similar_pairs
 from mtmct.errors import MtmctError
 from mtmct.tracklet import SHORT, SMALL, GlobalIdentity, Tracklet
@@ -38,9 +50,19 @@ log = logging.getLogger(__name__)
 class FusionConfig:
     """Keyword arguments of :func:`fuse`, one field each (a YAML ``fusion:`` mapping loads into this).
 
-    ``similarity``: minimum cosine similarity of an edge, and of the average cross pair when merging with
-    average linkage; raising it splits people whose look changes between cameras (light, pose), lowering it
-    merges look-alikes. ``k``: neighbours per tracklet; more finds a person's tracklets among many look-alikes
+    ``similarity``: minimum cosine similarity of an appearance-only edge (a pair not seen together and not
+    continuing each other's motion), and of the average cross pair when merging along one with average linkage;
+    raising it splits people whose look changes between cameras (light, pose) or who come back, lowering it
+    merges look-alikes who come one after the other; set it from the ReID model's different-person similarities,
+    well above their bulk. ``overlap_similarity``: minimum similarity of a simultaneous pair on overlap-linked
+    cameras, a strong edge; it can sit below ``similarity`` because only the people in view at that moment
+    compete; raising it splits a person whose two views differ (size, angle), lowering it joins two people who
+    cross the shared area together. ``motion_gap_s``: longest gap (s) for a motion continuation in one camera
+    (0 disables); the extrapolation gets less certain with the gap, so raising it joins longer occlusions but
+    risks taking a newcomer who appears where the lost person was heading. ``motion_tolerance``: largest
+    distance, in box heights, between the extrapolated end and the next start; raising it forgives turns and
+    jittery boxes but joins neighbours. ``motion_similarity``: minimum similarity of a motion continuation, a
+    veto for clear changes of person, kept low because fragments are often short and blurry. ``k``: neighbours per tracklet; more finds a person's tracklets among many look-alikes
     at the cost of time and edges. ``linkage``: "average" resists chaining two people through one ambiguous
     tracklet; "single" merges more eagerly. ``rerank``: order merges by k-reciprocal re-ranked distance
     (Zhong et al.) instead of raw similarity; dense, so only up to ``rerank_max_n`` tracklets (beyond, it is
@@ -50,6 +72,10 @@ class FusionConfig:
     """
 
     similarity: float = 0.5
+    overlap_similarity: float = 0.55
+    motion_gap_s: float = 2.0
+    motion_tolerance: float = 1.0
+    motion_similarity: float = 0.3
     k: int = 10
     linkage: Literal["single", "average"] = "average"
     rerank: bool = False
@@ -150,9 +176,8 @@ def _gpu_pairs(emb: np.ndarray, similarity: float, k: int, exact_max_n: int, npr
     return np.concatenate(found_i), np.concatenate(found_j), np.concatenate(found_s)
 
 
-def gate_pairs(pairs: np.ndarray, sims: np.ndarray, table: _Table,
-               topology: Topology) -> tuple[np.ndarray, np.ndarray]:
-    """The pairs (tracklet rows) that :meth:`Topology.may_link` allows: masks on arrays, geometry per pair."""
+def _allowed(pairs: np.ndarray, table: _Table, topology: Topology) -> np.ndarray:
+    """Mask of the pairs (tracklet rows) that :meth:`Topology.may_link` allows: masks on arrays, geometry per pair."""
     a, b = pairs[:, 0], pairs[:, 1]
     ca, sa, ea = table.cols(a)
     cb, sb, eb = table.cols(b)
@@ -160,16 +185,111 @@ def gate_pairs(pairs: np.ndarray, sims: np.ndarray, table: _Table,
     geo = np.flatnonzero(allowed & topology.geometry_applies(ca, sa, ea, cb, sb, eb, direct=True))
     for e in geo.tolist():
         allowed[e] = topology.positions_agree(table.tracklets[a[e]], table.tracklets[b[e]], direct=True)
+    return allowed
+
+
+def gate_pairs(pairs: np.ndarray, sims: np.ndarray, table: _Table,
+               topology: Topology) -> tuple[np.ndarray, np.ndarray]:
+    """The pairs (tracklet rows) that :meth:`Topology.may_link` allows, with their similarities."""
+    allowed = _allowed(pairs, table, topology)
     return pairs[allowed], sims[allowed]
 
 
+def time_pairs(group: np.ndarray, start: np.ndarray, end: np.ndarray, max_gap: float) -> np.ndarray:
+    """Pairs ``(P, 2)`` of rows ``i < j`` in the same ``group`` whose gap (later start minus earlier end) is at
+    most ``max_gap`` seconds, overlapping pairs included. A sweep over start times sorted within groups: each
+    row pairs with the rows that start after it and no later than its end plus ``max_gap``, so the cost is the
+    number of pairs found, not n^2."""
+    n = len(group)
+    if n < 2:
+        return np.zeros((0, 2), np.int64)
+    t0 = float(start.min())
+    span = float(max(end.max(), start.max()) - t0) + max(max_gap, 0.0) + 1.0
+    key = group.astype(np.float64) * span + (start - t0)  # groups apart on one sorted axis
+    order = np.argsort(key, kind="stable")
+    sorted_key = key[order]
+    hi = np.searchsorted(sorted_key, group[order] * span + (end[order] - t0) + max_gap, side="right")
+    counts = np.maximum(hi - np.arange(n) - 1, 0)
+    first = np.repeat(np.arange(n), counts)
+    offset = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+    second = first + 1 + offset
+    i, j = order[first], order[second]
+    return np.stack([np.minimum(i, j), np.maximum(i, j)], axis=1)
+
+
+def _pair_sims(emb: np.ndarray, pairs: np.ndarray, chunk: int = 1 << 16) -> np.ndarray:
+    """Cosine similarity of each pair of embedding rows (row-wise dot products, in chunks)."""
+    out = np.empty(len(pairs), np.float32)
+    for lo in range(0, len(pairs), chunk):
+        p = pairs[lo:lo + chunk]
+        out[lo:lo + chunk] = np.einsum("ij,ij->i", emb[p[:, 0]], emb[p[:, 1]])
+    return out
+
+
+def _time_candidates(cam: np.ndarray, start: np.ndarray, end: np.ndarray, topology: Topology,
+                     motion_gap_s: float) -> np.ndarray:
+    """Pairs (positions) that time alone proposes: simultaneous on overlap-linked cameras, and same-camera
+    pairs within ``motion_gap_s`` of each other."""
+    found = []
+    if motion_gap_s > 0:
+        found.append(time_pairs(cam, start, end, motion_gap_s))
+    for i, j in zip(*np.nonzero(np.triu(topology.kind == OVERLAP, 1))):
+        rows = np.flatnonzero((cam == i) | (cam == j))
+        p = rows[time_pairs(np.zeros(len(rows), np.int64), start[rows], end[rows], 0.0)]
+        found.append(p[cam[p[:, 0]] != cam[p[:, 1]]])
+    return np.concatenate(found) if found else np.zeros((0, 2), np.int64)
+
+
+def _edges(tracklets: Sequence[Tracklet], table: _Table, topology: Topology, rows: np.ndarray, emb: np.ndarray,
+           similarity: float, overlap_similarity: float, motion_gap_s: float, motion_tolerance: float,
+           motion_similarity: float, k: int, exact_max_n: int, nprobe: int, use_gpu: bool | None,
+           progress: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, float]:
+    """Allowed candidate edges: ``(pairs (E, 2) tracklet rows i < j, similarities (E,), strong (E,), number of
+    candidates before the gates, perf_counter when the gates began)``; see the module docstring for which pairs
+    are candidates and which are strong."""
+    knn, knn_sims = neighbour_pairs(emb, similarity, k, exact_max_n, nprobe, use_gpu, progress)
+    if len(rows) >= 2:
+        timed = _time_candidates(table.cam[rows], table.start[rows], table.end[rows], topology, motion_gap_s)
+    else:
+        timed = np.zeros((0, 2), np.int64)
+    pairs = np.concatenate([knn, timed])
+    sims = np.concatenate([knn_sims, _pair_sims(emb, timed)]).astype(np.float32)
+    if len(pairs):  # each pair once (kNN and time may both propose it)
+        _, first = np.unique(pairs[:, 0] * len(rows) + pairs[:, 1], return_index=True)
+        pairs, sims = pairs[first], sims[first]
+    found, gates_began = len(pairs), time.perf_counter()
+    pairs = rows[pairs]
+    a, b = pairs[:, 0], pairs[:, 1]
+    gap = np.maximum(table.start[b] - table.end[a], table.start[a] - table.end[b])
+    same = table.cam[a] == table.cam[b]
+    strong = (~same & (topology.kind[table.cam[a], table.cam[b]] == OVERLAP) & (gap <= 0)
+              & (sims >= overlap_similarity))
+    moving = np.flatnonzero(same & (gap > 0) & (gap <= motion_gap_s) & (sims >= motion_similarity))
+    if len(moving):
+        first, second = a[moving], b[moving]
+        swap = table.start[second] < table.start[first]
+        first, second = np.where(swap, second, first), np.where(swap, first, second)
+        involved, inverse = np.unique(np.concatenate([first, second]), return_inverse=True)
+        states = end_states([tracklets[r] for r in involved.tolist()])
+        err = continuity_error(states, inverse[:len(moving)], inverse[len(moving):], gap[moving])
+        strong[moving[err <= motion_tolerance]] = True
+    keep = strong | (sims >= similarity)
+    pairs, sims, strong = pairs[keep], sims[keep], strong[keep]
+    allowed = _allowed(pairs, table, topology)
+    return pairs[allowed], sims[allowed], strong[allowed], found, gates_began
+
+
 def candidate_edges(tracklets: Sequence[Tracklet], topology: Topology, similarity: float = 0.5, k: int = 10,
-                    exact_max_n: int = 20_000, nprobe: int = 16,
-                    use_gpu: bool | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Allowed, similar pairs: ``(pairs (E, 2) int64 tracklet rows with i < j, cosine similarities (E,))``."""
+                    exact_max_n: int = 20_000, nprobe: int = 16, use_gpu: bool | None = None,
+                    overlap_similarity: float = 0.55, motion_gap_s: float = 2.0, motion_tolerance: float = 1.0,
+                    motion_similarity: float = 0.3) -> tuple[np.ndarray, np.ndarray]:
+    """Allowed candidate pairs, strong and appearance-only alike: ``(pairs (E, 2) int64 tracklet rows with
+    i < j, cosine similarities (E,))``."""
     rows, emb = _embeddings(tracklets)
-    pairs, sims = neighbour_pairs(emb, similarity, k, exact_max_n, nprobe, use_gpu)
-    return gate_pairs(rows[pairs], sims, _Table.of(tracklets, topology), topology)
+    pairs, sims, *_ = _edges(tracklets, _Table.of(tracklets, topology), topology, rows, emb, similarity,
+                               overlap_similarity, motion_gap_s, motion_tolerance, motion_similarity, k,
+                               exact_max_n, nprobe, use_gpu, False)
+    return pairs, sims
 
 
 def candidate_graph(tracklets: Sequence[Tracklet], topology: Topology, similarity: float = 0.5,
@@ -203,7 +323,9 @@ def _merge_check(table: _Table, topology: Topology):
     return can_merge
 
 
-def fuse(tracklets: Sequence[Tracklet], topology: Topology, *, similarity: float = 0.5, k: int = 10,
+def fuse(tracklets: Sequence[Tracklet], topology: Topology, *, similarity: float = 0.5,
+         overlap_similarity: float = 0.55, motion_gap_s: float = 2.0, motion_tolerance: float = 1.0,
+         motion_similarity: float = 0.3, k: int = 10,
          linkage: Literal["single", "average"] = "average", rerank: bool = False, rerank_k1: int = 20,
          rerank_k2: int = 6, rerank_lambda: float = 0.3, rerank_max_n: int = 5000, min_quality: float = 0.0,
          low_quality_flags: Sequence[str] = (SHORT, SMALL), exact_max_n: int = 20_000, nprobe: int = 16,
@@ -222,13 +344,12 @@ def fuse(tracklets: Sequence[Tracklet], topology: Topology, *, similarity: float
     t0 = time.perf_counter()
     table = _Table.of(tracklets, topology)
     rows, emb = _embeddings(tracklets)
-    pairs, sims = neighbour_pairs(emb, similarity, k, exact_max_n, nprobe, use_gpu, progress)
-    t1 = time.perf_counter()
-    found = len(pairs)
-    pairs, sims = gate_pairs(rows[pairs], sims, table, topology)
+    pairs, sims, strong, found, t1 = _edges(tracklets, table, topology, rows, emb, similarity, overlap_similarity,
+                                            motion_gap_s, motion_tolerance, motion_similarity, k, exact_max_n,
+                                            nprobe, use_gpu, progress)
     t2 = time.perf_counter()
-    log.info("fusion: %d tracklets, %d neighbour pairs above similarity %.2f, %d allowed by the topology", n,
-             found, similarity, len(pairs))
+    log.info("fusion: %d tracklets, %d candidate pairs (kNN above similarity %.2f, and by time), %d allowed by "
+             "the topology and evidence, %d of them strong", n, found, similarity, len(pairs), int(strong.sum()))
     weights = sims.astype(np.float64)
     if rerank and len(pairs):
         if len(rows) > rerank_max_n:
@@ -238,13 +359,15 @@ def fuse(tracklets: Sequence[Tracklet], topology: Topology, *, similarity: float
             position = np.full(n, -1, np.int64)
             position[rows] = np.arange(len(rows))
             dist = rerank_set(cosine_distance(emb, emb), rerank_k1, rerank_k2, rerank_lambda)
-            weights = 1.0 - dist[position[pairs[:, 0]], position[pairs[:, 1]]].astype(np.float64)
+            reranked = 1.0 - dist[position[pairs[:, 0]], position[pairs[:, 1]]].astype(np.float64)
+            weights = np.where(strong, weights, reranked)  # strong edges keep their similarity
     full_emb = np.zeros((n, max(emb.shape[1], 1)), np.float32)
     full_emb[rows] = emb
     flags = frozenset(low_quality_flags)
     attach = np.array([t.quality < min_quality or bool(t.flags & flags) for t in tracklets], bool)
     labels = constrained_clusters(n, pairs, weights, _merge_check(table, topology), embeddings=full_emb,
-                                  linkage=linkage, threshold=similarity, attach_only=attach, progress=progress)
+                                  linkage=linkage, threshold=similarity, attach_only=attach, strong=strong,
+                                  progress=progress)
     t3 = time.perf_counter()
     identities = _identities(tracklets, table, labels)
     log.info("fusion timings (s): neighbours %.2f, gates %.2f, clustering %.2f, ids %.2f", t1 - t0, t2 - t1,

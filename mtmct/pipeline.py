@@ -63,6 +63,8 @@ def _start_ray(address: str | None, num_cpus: int | None) -> bool:
     if ray.is_initialized():
         return False
     kwargs = dict(include_dashboard=False, log_to_driver=False, configure_logging=False)
+    if address:
+        _check_reachable(address)
     try:
         if address:
             ray.init(address=address, **kwargs)
@@ -72,6 +74,21 @@ def _start_ray(address: str | None, num_cpus: int | None) -> bool:
         raise MtmctError(f"cannot start or join Ray{' at ' + address if address else ''}: "
                          f"{str(exc).strip().splitlines()[0]}") from exc
     return True
+
+
+def _check_reachable(address: str) -> None:
+    """Ray retries an unreachable head for minutes; a plain ``host:port`` is probed first so the user hears in
+    seconds. ``auto`` and ``ray://`` addresses are left to Ray."""
+    import socket
+
+    if address == "auto" or "://" in address or ":" not in address:
+        return
+    host, _, port = address.rpartition(":")
+    try:
+        with socket.create_connection((host, int(port)), timeout=5):
+            pass
+    except (OSError, ValueError) as exc:
+        raise MtmctError(f"cannot start or join Ray at {address}: {exc}") from exc
 
 
 def run_cameras(
@@ -109,7 +126,7 @@ def run_cameras(
         results = [CameraWorker(**w).run() for w in workers]
     for res in results:
         if res.error:
-            log.warning("camera %s failed: %s", res.camera_id, res.error)
+            log.info("camera %s failed: %s", res.camera_id, res.error)
     tracklets = [t for res in results for t in res.tracklets]
     t0 = time.perf_counter()
     identities = fuse(tracklets, topology, **vars(fusion_cfg))

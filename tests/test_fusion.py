@@ -8,7 +8,9 @@ from dataclasses import asdict, fields
 import numpy as np
 import pytest
 
-from fusion.fusion import FusionConfig, candidate_graph, fuse
+from fusion.clustering import constrained_clusters
+from fusion.fusion import FusionConfig, candidate_graph, fuse, time_pairs
+from fusion.motion import continuity_error, end_states
 from fusion.topology import Link, Topology
 from mtmct.errors import MtmctError
 from mtmct.tracklet import SHORT, Tracklet
@@ -116,6 +118,108 @@ def test_duplicate_keys_rejected_and_graph_view():
     ts = [make("A", 1, 0, 10, unit(1)), make("B", 1, 30, 40, unit(1)), make("C", 1, 30, 40, unit(1))]
     graph = candidate_graph(ts, TOPO)
     assert set(graph.nodes) == {("A", 1), ("B", 1), ("C", 1)} and list(graph.edges) == [(("A", 1), ("B", 1))]
+
+
+# ---- strong evidence: simultaneous overlap sightings, motion continuations -----------------------------------
+
+def walker(cam: str, tid: int, t0: float, t1: float, x0: float, vx: float, emb, flags=()) -> Tracklet:
+    """A person walking right at ``vx`` px/s from ``x0`` (foot at y=150, 50 px tall), sampled at 10 fps."""
+    times = np.arange(t0, t1 + 1e-9, 0.1)
+    x = x0 + vx * (times - t0)
+    boxes = np.stack([x - 10, np.full_like(x, 100), np.full_like(x, 20), np.full_like(x, 50)], axis=1)
+    return Tracklet(cam, tid, 0, np.arange(1, len(times) + 1), times, boxes, np.ones(len(times)), emb,
+                    flags=frozenset(flags))
+
+
+OVERLAP = Topology(["A", "B"], [Link("A", "B", overlap=True)])
+
+
+def look(base: int, sim: float) -> np.ndarray:
+    """A unit vector with cosine ``sim`` to ``unit(base)``."""
+    a, other = unit(base), unit(base + 500)
+    other = other - (other @ a) * a
+    v = sim * a + np.sqrt(1 - sim**2) * other / np.linalg.norm(other)
+    return v.astype(np.float32)
+
+
+def test_simultaneous_overlap_pair_is_strong_evidence():
+    # Seen together by both views and alike (0.7): one person, though 0.7 is below the appearance-only bar.
+    ts = [walker("A", 1, 0, 10, 0, 20, unit(1)), walker("B", 1, 4, 14, 80, 20, look(1, 0.7))]
+    fuse(ts, OVERLAP, similarity=0.9)
+    assert gids(ts) == [1, 1]
+    # Unlike (0.3 < overlap_similarity): two people crossing the shared area together.
+    ts = [walker("A", 1, 0, 10, 0, 20, unit(1)), walker("B", 1, 4, 14, 80, 20, look(1, 0.3))]
+    fuse(ts, OVERLAP, similarity=0.9)
+    assert gids(ts) == [1, 2]
+    # The same look, one after the other (not seen together): appearance alone, below similarity.
+    ts = [walker("A", 1, 0, 10, 0, 20, unit(1)), walker("A", 2, 40, 50, 0, 20, look(1, 0.7))]
+    fuse(ts, OVERLAP, similarity=0.9)
+    assert gids(ts) == [1, 2]
+
+
+@pytest.mark.parametrize("x0, joined", [(221, True), (300, False), (100, False)])
+def test_motion_continuation_joins_fragments_in_one_camera(x0, joined):
+    # A1 walks 20 px/s and ends at x=200 at t=10; A2 starts 1 s later. Where it should be: x=220.
+    ts = [walker("A", 1, 0, 10, 0, 20, unit(1)), walker("A", 2, 11, 20, x0, 20, look(1, 0.6))]
+    fuse(ts, OVERLAP, similarity=0.9)
+    assert (gids(ts) == [1, 1]) is joined
+
+
+def test_motion_continuation_respects_gap_and_veto():
+    ts = [walker("A", 1, 0, 10, 0, 20, unit(1)), walker("A", 2, 14, 20, 280, 20, look(1, 0.6))]
+    fuse(ts, OVERLAP, similarity=0.9, motion_gap_s=2.0)  # 4 s gap: too long to extrapolate
+    assert gids(ts) == [1, 2]
+    ts = [walker("A", 1, 0, 10, 0, 20, unit(1)), walker("A", 2, 11, 20, 221, 20, look(1, 0.1))]
+    fuse(ts, OVERLAP, similarity=0.9)  # in the right place but clearly someone else
+    assert gids(ts) == [1, 2]
+
+
+def test_strong_evidence_includes_low_quality_tracklets():
+    # A short, small fragment continues A1 and is seen by B at the same time: it joins as a full member.
+    ts = [walker("A", 1, 0, 10, 0, 20, unit(1)), walker("A", 2, 10.5, 11, 210, 20, look(1, 0.6), {SHORT}),
+          walker("B", 3, 10.6, 11, 130, 20, look(1, 0.65), {SHORT})]
+    fuse(ts, OVERLAP, similarity=0.9)
+    assert gids(ts) == [1, 1, 1]
+
+
+def test_strong_edges_still_obey_cannot_links():
+    # A1 and A2 are in one camera at the same time; B3 is alike and simultaneous with both: it joins one.
+    ts = [walker("A", 1, 0, 10, 0, 20, unit(1)), walker("A", 2, 0, 10, 100, 20, unit(1)),
+          walker("B", 3, 2, 8, 50, 20, unit(1))]
+    fuse(ts, OVERLAP, similarity=0.9)
+    check_rules(ts, OVERLAP)
+    assert ts[0].global_id != ts[1].global_id and ts[2].global_id in (ts[0].global_id, ts[1].global_id)
+
+
+def test_clustering_merges_strong_edges_first_without_average_test():
+    emb = np.stack([unit(1), look(1, 0.6), unit(7)])
+    pairs, weights = np.array([[0, 1], [1, 2]]), np.array([0.6, 0.9])
+    never = lambda a, b: True  # noqa: E731
+    labels = constrained_clusters(3, pairs, weights, never, embeddings=emb, threshold=0.8,
+                                  strong=np.array([True, False]), attach_only=np.array([False, True, False]))
+    assert labels[0] == labels[1] != labels[2]  # strong 0-1 merged; weak 1-2 fails average linkage
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_time_pairs_match_brute_force(seed):
+    rng = np.random.default_rng(seed)
+    n = 80
+    group = rng.integers(0, 3, n)
+    start = rng.uniform(0, 100, n)
+    end = start + rng.exponential(5, n)
+    got = {tuple(p) for p in time_pairs(group, start, end, 1.5).tolist()}
+    i, j = np.triu_indices(n, 1)
+    gap = np.maximum(start[j] - end[i], start[i] - end[j])
+    want = {(a, b) for a, b, g in zip(i.tolist(), j.tolist(), gap.tolist()) if group[a] == group[b] and g <= 1.5}
+    assert got == want
+
+
+def test_continuity_error_in_box_heights():
+    a, b = walker("A", 1, 0, 10, 0, 20, None), walker("A", 2, 11, 20, 245, 20, None)
+    states = end_states([a, b])
+    # Expected start x = 200 + 20 * 1 = 220; it starts at 245: 25 px off, boxes are 50 px tall.
+    err = continuity_error(states, np.array([0]), np.array([1]), np.array([1.0]))
+    assert err[0] == pytest.approx(0.5, abs=0.05)
 
 
 # ---- property test -----------------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""`mtmct eval mot --gt GT --pred PRED [--json]`: tracking metrics from maintained libraries."""
+"""`mtmct eval mot|mtmc|reid ...`: tracking metrics from maintained libraries, ReID retrieval metrics."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
+from mtmct.backend import DEVICES
 from mtmct.errors import MtmctError
 
 TABLE_KEYS = ("mota", "idf1", "hota", "idsw", "fp", "fn", "mt", "ml", "precision", "recall")
@@ -27,6 +28,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     mtmc.add_argument("--pred", required=True, help="predictions, e.g. OUT/mtmct_result.txt")
     mtmc.add_argument("--json", action="store_true", help="print one JSON object")
     mtmc.set_defaults(run=run_mtmc)
+    reid = kinds.add_parser("reid", help="ReID retrieval: CMC rank-1/5/10 and mAP (Market-1501 protocol)",
+                            description="QUERY and GALLERY hold Market-1501-named crops PPPP_cCsS_FFFFFF_NN.jpg; "
+                                        "same-id same-camera and id -1 gallery images are junk, 0000 are distractors.")
+    reid.add_argument("--query", required=True, help="folder of query crops")
+    reid.add_argument("--gallery", required=True, help="folder of gallery crops")
+    reid.add_argument("--reid", required=True, help="registry name or model path")
+    reid.add_argument("--rerank", action="store_true", help="k-reciprocal re-ranking (k1=20, k2=6, lambda=0.3)")
+    reid.add_argument("--device", choices=DEVICES, default="cpu")
+    reid.add_argument("--json", action="store_true", help="print one JSON object")
+    reid.set_defaults(run=run_reid)
 
 
 def sequence_pairs(gt: Path, pred: Path) -> dict[str, tuple[Path, Path]]:
@@ -82,4 +93,20 @@ def run_mtmc(args: argparse.Namespace) -> int:
     for camera, row in sorted(result.get("per_camera", {}).items()):
         print(f"{camera:<16}" + "".join(f"{row[k]:>10.3f}" for k in keys))
     print(f"{'ALL (global ids)':<16}" + "".join(f"{result[k]:>10.3f}" for k in keys))
+    return 0
+
+
+def run_reid(args: argparse.Namespace) -> int:
+    from cameras.embedder import load_embedder
+    from mtmct.eval_reid import evaluate_sets, read_market_folder
+
+    query, gallery = read_market_folder(args.query), read_market_folder(args.gallery)  # before the model loads
+    result = evaluate_sets(query, gallery, load_embedder(args.reid, args.device), rerank=args.rerank)
+    if args.json:
+        print(json.dumps(result))
+        return 0
+    print(f"{result['queries'] - result['skipped']} queries ({result['skipped']} without a match skipped), "
+          f"{result['gallery']} gallery images{', re-ranked' if args.rerank else ''}")
+    print("".join(f"{k:>10}" for k in ("rank-1", "rank-5", "rank-10", "mAP")))
+    print("".join(f"{result[k]:>10.3f}" for k in ("rank1", "rank5", "rank10", "map")))
     return 0

@@ -1,0 +1,67 @@
+"""Camera parallelism: total frames per second of the multi-camera run for 1 and 2 cameras on this machine.
+
+Uses the two cameras of ../shared/data/mtmc-pets09-overlap through the real pipeline (one Ray actor per camera,
+one CPU thread per actor, YOLOX + omz-person-reid-0277 + DeepSORT). Total fps = frames of all cameras / wall
+time of the camera stage (actors started to last actor finished; model loading included, Ray start-up not).
+
+Run:  .venv/bin/python benchmarks/bench_parallel.py [--frames 300]
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import sys
+import tempfile
+import time
+import zlib  # noqa: F401  (before paddle: see mtmct/paddle_backend.py)
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from cameras.camera_actor import camera_actor_class, run_camera_actors  # noqa: E402
+from mtmct.camera_config import load_camera_config  # noqa: E402
+
+
+def camera_stage(cfg, cameras, frames: int, out: Path) -> tuple[int, float]:
+    actor_cls = camera_actor_class()
+    start = time.perf_counter()
+    actors = [actor_cls.remote(camera_cfg=cam, models_cfg=cfg.models, tracker_cfg=cfg.tracker, out_dir=out,
+                               threads=1, max_frames=frames) for cam in cameras]
+    results = run_camera_actors(actors, [c.id for c in cameras], progress=False)
+    wall = time.perf_counter() - start
+    for r in results:
+        if r.error:
+            raise SystemExit(r.error)
+    return sum(r.frames for r in results), wall
+
+
+def main() -> int:
+    import ray
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--config", default=str(ROOT / "configs" / "cameras" / "pets09-overlap.yaml"))
+    parser.add_argument("--frames", type=int, default=300, help="frames per camera")
+    args = parser.parse_args()
+    cfg = load_camera_config(args.config)
+    ray.init(num_cpus=os.cpu_count(), include_dashboard=False, log_to_driver=False)
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            camera_stage(cfg, cfg.cameras[:1], 20, Path(tmp))  # warm the workers' imports and file caches
+            one = camera_stage(cfg, cfg.cameras[:1], args.frames, Path(tmp))
+            two = camera_stage(cfg, cfg.cameras[:2], args.frames, Path(tmp))
+    finally:
+        ray.shutdown()
+    fps1, fps2 = one[0] / one[1], two[0] / two[1]
+    print(f"# camera parallelism, {os.cpu_count()} CPU cores, {args.frames} frames per camera, 1 thread per actor\n")
+    print("| cameras | frames | wall s | total frames/s |\n|---|---|---|---|")
+    print(f"| 1 | {one[0]} | {one[1]:.1f} | {fps1:.2f} |")
+    print(f"| 2 | {two[0]} | {two[1]:.1f} | {fps2:.2f} |")
+    print(f"\nspeed-up 2 cameras / 1 camera: {fps2 / fps1:.2f}x")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

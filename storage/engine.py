@@ -1,0 +1,147 @@
+"""Opening a database: PostgreSQL (``postgresql+psycopg://``, the deployment) or SQLite (the embedded default).
+
+SQLite gets WAL (readers never block the writer) and a busy timeout, and every write transaction starts with
+``BEGIN IMMEDIATE`` so two runs writing at once queue for the lock instead of one failing on a lock upgrade.
+Connection problems become a one-line :class:`MtmctError` without the password, after a few seconds at most.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from sqlalchemy import Connection, Engine, create_engine, event, exc
+from sqlalchemy.engine import URL, make_url
+
+from mtmct.errors import MtmctError
+
+log = logging.getLogger(__name__)
+
+CONNECT_TIMEOUT_S = 5
+SQLITE_BUSY_MS = 60_000  # how long a SQLite writer waits for another run's transaction before giving up
+
+
+def default_url(out_dir: str | os.PathLike[str]) -> str:
+    """The embedded database of a run's output folder: ``sqlite:///<out>/mtmct.db``."""
+    return f"sqlite:///{(Path(out_dir) / 'mtmct.db').resolve()}"
+
+
+def resolve_url(db: str | None, out_dir: str | os.PathLike[str]) -> str:
+    """``--db`` if given, else ``$MTMCT_DB``, else the embedded default in ``out_dir``."""
+    return db or os.environ.get("MTMCT_DB") or default_url(out_dir)
+
+
+def safe_url(url: str | URL) -> str:
+    """The URL as it may be shown to users: password masked."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except exc.ArgumentError:
+        return "<unparseable database URL>"
+
+
+def one_line(error: BaseException, url: str | URL) -> str:
+    """A driver error as one line, with the URL's password removed wherever it appears."""
+    text = " ".join(str(getattr(error, "orig", None) or error).split())
+    try:
+        password = make_url(url).password
+    except exc.ArgumentError:
+        password = None
+    return text.replace(str(password), "***") if password else text
+
+
+class Database:
+    """An engine plus the dialect-specific knowledge the repository needs (bulk path, write transactions)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.url = safe_url(engine.url)
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.engine.dialect.name == "postgresql"
+
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        """One write transaction (BEGIN IMMEDIATE on SQLite): committed on success, rolled back on any error."""
+        try:
+            with self.engine.connect() as conn:
+                conn = conn.execution_options(sqlite_immediate=True)
+                with conn.begin():
+                    yield conn
+        except (exc.OperationalError, exc.InterfaceError) as error:
+            raise MtmctError(f"database {self.url}: {one_line(error, self.engine.url)}") from error
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        try:
+            with self.engine.connect() as conn:
+                yield conn
+        except (exc.OperationalError, exc.InterfaceError) as error:
+            raise MtmctError(f"database {self.url}: {one_line(error, self.engine.url)}") from error
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def create_db_engine(url: str) -> Engine:
+    """An engine for ``url`` (SQLite folders created), not yet connected; bad URLs raise MtmctError."""
+    try:
+        parsed = make_url(url)
+    except exc.ArgumentError as error:
+        raise MtmctError(f"not a database URL: {safe_url(url)} (expected postgresql+psycopg://user@host/db "
+                         "or sqlite:///path.db)") from error
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        if parsed.database in (None, "", ":memory:"):
+            raise MtmctError("SQLite needs a file: sqlite:///path/to/mtmct.db")
+        Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(parsed, pool_pre_ping=True, connect_args={"timeout": SQLITE_BUSY_MS / 1000})
+        _sqlite_pragmas(engine)
+        return engine
+    if backend != "postgresql":
+        raise MtmctError(f"unsupported database {safe_url(url)}: use postgresql+psycopg:// or sqlite:///")
+    if parsed.drivername == "postgresql":
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    try:
+        return create_engine(parsed, pool_pre_ping=True, connect_args={"connect_timeout": CONNECT_TIMEOUT_S})
+    except (exc.ArgumentError, exc.NoSuchModuleError) as error:
+        raise MtmctError(f"cannot use {safe_url(url)}: {one_line(error, parsed)}") from error
+
+
+def _sqlite_pragmas(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
+        dbapi_conn.isolation_level = None  # let the "begin" hook below issue BEGIN itself
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_MS}")
+        cur.execute("PRAGMA foreign_keys=ON")  # ON DELETE CASCADE needs it
+        cur.execute("PRAGMA synchronous=NORMAL")  # safe with WAL; a commit is not an fsync
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn: Connection) -> None:
+        immediate = conn.get_execution_options().get("sqlite_immediate")
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def open_database(url: str, upgrade: bool | None = None) -> Database:
+    """Connect to ``url`` and check its schema is at the newest migration.
+
+    ``upgrade`` None upgrades SQLite files in place (the embedded default must just work) and asks the user to
+    run ``mtmct db upgrade`` on a server, where schema changes are an administrator's decision.
+    """
+    from storage.migrate import ensure_head
+
+    engine = create_db_engine(url)
+    db = Database(engine)
+    try:
+        ensure_head(db, upgrade=engine.dialect.name == "sqlite" if upgrade is None else upgrade)
+    except BaseException:
+        engine.dispose()
+        raise
+    log.info("database %s ready", db.url)
+    return db

@@ -1,0 +1,95 @@
+"""Schema migrations with Alembic, configured in code so an installed package needs no alembic.ini.
+
+``upgrade(url)`` brings a database to the newest revision (``mtmct db upgrade``); :func:`ensure_head` is the
+check :func:`storage.engine.open_database` makes before any read or write.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, text
+
+from mtmct.errors import MtmctError
+from storage.engine import Database, create_db_engine
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+_UPGRADE_LOCK = 0x6D746D6374  # any constant; PostgreSQL advisory locks are keyed by a bigint
+
+
+def alembic_config(connection: Connection | None = None) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.attributes["connection"] = connection
+    return cfg
+
+
+def head_revision() -> str:
+    heads = ScriptDirectory.from_config(alembic_config()).get_heads()
+    if len(heads) != 1:
+        raise RuntimeError(f"storage migrations have {len(heads)} heads {heads}: merge them")
+    return heads[0]
+
+
+def current_revision(conn: Connection) -> str | None:
+    return MigrationContext.configure(conn).get_current_revision()
+
+
+def ensure_head(db: Database, upgrade: bool) -> None:
+    """Upgrade (inside one write transaction, so concurrent openers queue) or refuse a database behind head."""
+    head = head_revision()
+    with db.write() as conn:
+        current = current_revision(conn)
+        if current == head:
+            return
+        if upgrade and db.is_postgres:  # two `mtmct db upgrade` at once: the second waits, then finds head
+            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _UPGRADE_LOCK})
+            current = current_revision(conn)
+            if current == head:
+                return
+        if not upgrade:
+            raise MtmctError(f"database {db.url} is at schema revision {current or 'none (empty)'}, this mtmct "
+                             f"needs {head}: run `mtmct db upgrade --db URL` first")
+        log.info("upgrading %s from %s to %s", db.url, current, head)
+        cfg = alembic_config(conn)
+        command.upgrade(cfg, "head")
+
+
+def upgrade(url: str) -> tuple[str | None, str]:
+    """Bring ``url`` to the newest schema; returns (revision before, revision after)."""
+    db = Database(create_db_engine(url))
+    try:
+        with db.read() as conn:
+            before = current_revision(conn)
+        ensure_head(db, upgrade=True)
+        return before, head_revision()
+    finally:
+        db.close()
+
+
+def current(url: str) -> str | None:
+    """The schema revision ``url`` is at (None for an empty database)."""
+    db = Database(create_db_engine(url))
+    try:
+        with db.read() as conn:
+            return current_revision(conn)
+    finally:
+        db.close()
+
+
+def revision(url: str, message: str) -> None:
+    """Autogenerate a new revision file from the difference between ``url`` (at head) and storage/schema.py."""
+    db = Database(create_db_engine(url))
+    try:
+        ensure_head(db, upgrade=True)
+        with db.write() as conn:
+            command.revision(alembic_config(conn), message=message, autogenerate=True)
+    finally:
+        db.close()

@@ -1,0 +1,1 @@
+"""Alembic migrations of the storage schema (env.py + versions/), run through :mod:`storage.migrate`."""

@@ -1,0 +1,332 @@
+"""What the pipeline, query and dashboard code call: runs in, tracklets and identities out.
+
+Write granularity follows failure granularity: a camera is stored in one transaction (fully or not at all), so
+``--resume`` can trust :meth:`Repository.stored_cameras`; fusion's ids are stored in another, after all
+cameras. Re-running a run id replaces the old rows (cascading deletes), it never adds to them.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Protocol
+
+import numpy as np
+from sqlalchemy import Connection, and_, bindparam, delete, func, insert, select, update
+from sqlalchemy.sql import ColumnElement
+
+from mtmct.errors import MtmctError
+from mtmct.tracklet import GlobalIdentity, Tracklet
+from storage import bulk
+from storage.engine import Database
+from storage.schema import FAILED, FINISHED, PENDING, RUNNING, Box, Camera, Identity, Run, TrackletCrop, TrackletRow
+
+log = logging.getLogger(__name__)
+
+_TRACKLET_COLUMNS = ("run_id", "camera_id", "track_id", "cls", "start_frame", "end_frame", "start_time", "end_time",
+                     "n_frames", "quality", "flags", "embedding", "dim", "global_id")
+_TRACKLET_PG = ("text", "text", "int4", "int4", "int4", "int4", "float8", "float8", "int4", "float8", "text", "bytea",
+                "int4", "int4")
+_CROP_COLUMNS, _CROP_PG = ("run_id", "camera_id", "track_id", "idx", "jpeg"), ("text", "text", "int4", "int4", "bytea")
+_IDENTITY_COLUMNS = ("run_id", "global_id", "n_cameras", "n_tracklets", "first_time", "last_time")
+_IDENTITY_PG = ("text", "int4", "int4", "int4", "float8", "float8")
+
+
+class CameraSpec(Protocol):
+    """What start_run needs of a camera; :class:`mtmct.camera_config.CameraConfig` fits."""
+
+    id: str
+    source: str
+    fps: float | None
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    id: str
+    name: str
+    status: str
+    started_at: datetime
+    finished_at: datetime | None
+    cameras: int
+    tracklets: int
+    identities: int
+
+
+@dataclass(frozen=True)
+class IdentityInfo:
+    """One global identity with its member tracklets (crops included), ordered by start time."""
+
+    run_id: str
+    global_id: int
+    n_cameras: int
+    first_time: float | None
+    last_time: float | None
+    tracklets: list[Tracklet] = field(default_factory=list)
+
+    @property
+    def cameras(self) -> list[str]:
+        return sorted({t.camera_id for t in self.tracklets})
+
+
+def boxes_from_tracklets(tracklets: Iterable[Tracklet]) -> np.ndarray:
+    """The per-frame box rows of ``tracklets`` (:data:`storage.bulk.BOX_DTYPE`), for callers without a MOT file."""
+    tracklets = list(tracklets)
+    out = np.zeros(sum(len(t) for t in tracklets), bulk.BOX_DTYPE)
+    start = 0
+    for t in tracklets:
+        rows = out[start:start + len(t)]
+        rows["frame"], rows["time"], rows["track_id"], rows["score"], rows["cls"] = (
+            t.frames, t.times, t.track_id, t.scores, t.cls)
+        for i, name in enumerate("xywh"):
+            rows[name] = t.boxes[:, i]
+        start += len(t)
+    return out
+
+
+class Repository:
+    """Runs, cameras, boxes, tracklets and identities in one database (see :func:`storage.open_database`)."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    # ---- writes -------------------------------------------------------------------------------------------
+
+    def start_run(self, run_id: str, config_text: str, name: str, cameras: Iterable[CameraSpec | str],
+                  resume: bool = False) -> list[str]:
+        """Register a run as running. A run id seen before is replaced, except that with ``resume`` its finished
+        cameras are kept; returns those kept camera ids (the cameras the pipeline may skip)."""
+        if not isinstance(run_id, str) or not run_id.strip():
+            raise MtmctError(f"run id must be a non-empty string, got {run_id!r}")
+        now = datetime.now(timezone.utc)
+        with self.db.write() as conn:
+            exists = conn.execute(select(Run.id).where(Run.id == run_id)).first() is not None
+            kept: list[str] = []
+            if resume and exists:
+                kept = self._finished(conn, run_id)
+                conn.execute(delete(Camera).where(Camera.run_id == run_id, Camera.camera_id.not_in(kept)))
+                conn.execute(delete(Identity).where(Identity.run_id == run_id))
+                conn.execute(update(TrackletRow).where(TrackletRow.run_id == run_id).values(global_id=None))
+                conn.execute(update(Run).where(Run.id == run_id).values(
+                    config=config_text, name=name, status=RUNNING, finished_at=None))
+            else:
+                conn.execute(delete(Run).where(Run.id == run_id))  # cascades to everything of the old run
+                conn.execute(insert(Run).values(id=run_id, name=name, config=config_text, status=RUNNING,
+                                                started_at=now, finished_at=None))
+            rows = [{"run_id": run_id, "camera_id": c, "source": None, "fps": None} if isinstance(c, str) else
+                    {"run_id": run_id, "camera_id": c.id, "source": str(c.source), "fps": c.fps} for c in cameras]
+            rows = [r for r in rows if r["camera_id"] not in kept]
+            if rows:
+                conn.execute(insert(Camera).values(status=PENDING, frames=None, error=None), rows)
+        log.info("run %s started (%s)", run_id, f"kept {kept}" if kept else "fresh")
+        return kept
+
+    def write_camera(self, run_id: str, camera_id: str, boxes_rows: np.ndarray | Iterable[Sequence[float]] | None,
+                     tracklets: Sequence[Tracklet], frames: int | None = None, error: str | None = None) -> None:
+        """Store one camera's boxes and tracklets in one transaction, replacing what it had.
+
+        ``boxes_rows``: :data:`storage.bulk.BOX_DTYPE` rows (every box the tracker wrote, tracklet or not), or
+        None to store the tracklets' own boxes. ``error`` marks the camera failed (its partial output is kept,
+        but :meth:`stored_cameras` leaves it out so ``--resume`` runs it again).
+        """
+        boxes = boxes_from_tracklets(tracklets) if boxes_rows is None else bulk.as_boxes(boxes_rows)
+        wrong = [t.key for t in tracklets if t.camera_id != camera_id]
+        if wrong:
+            raise ValueError(f"write_camera({camera_id!r}) got tracklets of other cameras: {wrong[:3]}")
+        missing = {t.track_id for t in tracklets} - set(np.unique(boxes["track_id"]).tolist())
+        if missing:
+            raise ValueError(f"camera {camera_id}: tracklets {sorted(missing)[:5]} have no rows in boxes_rows")
+        pairs = (boxes["frame"] << 32) | (boxes["track_id"] & 0xFFFFFFFF)
+        if len(np.unique(pairs)) != len(pairs):
+            raise ValueError(f"camera {camera_id}: boxes_rows has a track twice in one frame")
+        frames = int(boxes["frame"].max(initial=0)) if frames is None else frames
+        with self.db.write() as conn:
+            self._require_run(conn, run_id)
+            old = conn.execute(select(Camera.source, Camera.fps).where(
+                Camera.run_id == run_id, Camera.camera_id == camera_id)).first()
+            conn.execute(delete(Camera).where(Camera.run_id == run_id, Camera.camera_id == camera_id))
+            conn.execute(insert(Camera).values(
+                run_id=run_id, camera_id=camera_id, source=old.source if old else None, fps=old.fps if old else None,
+                frames=frames, status=FAILED if error else FINISHED, error=error))
+            bulk.insert_boxes(conn, run_id, camera_id, boxes)
+            bulk.insert_rows(conn, "tracklets", _TRACKLET_COLUMNS, (_tracklet_row(run_id, t) for t in tracklets),
+                             _TRACKLET_PG)
+            crops = ((run_id, camera_id, t.track_id, i, bytes(c)) for t in tracklets for i, c in enumerate(t.crops))
+            bulk.insert_rows(conn, "tracklet_crops", _CROP_COLUMNS, crops, _CROP_PG)
+        log.info("run %s camera %s stored: %d boxes, %d tracklets", run_id, camera_id, len(boxes), len(tracklets))
+
+    def write_identities(self, run_id: str, identities: Iterable[GlobalIdentity]) -> None:
+        """Store fusion's global ids (replacing earlier ones) in one transaction; unknown members are skipped."""
+        with self.db.write() as conn:
+            self._require_run(conn, run_id)
+            spans = {(c, k): (s, e) for c, k, s, e in conn.execute(
+                select(TrackletRow.camera_id, TrackletRow.track_id, TrackletRow.start_time, TrackletRow.end_time)
+                .where(TrackletRow.run_id == run_id))}
+            conn.execute(update(TrackletRow).where(TrackletRow.run_id == run_id).values(global_id=None))
+            conn.execute(delete(Identity).where(Identity.run_id == run_id))
+            rows, links, skipped = [], [], []
+            for ident in identities:
+                members = [m for m in ident.members if tuple(m) in spans]
+                skipped += [m for m in ident.members if tuple(m) not in spans]
+                times = [t for m in members for t in spans[tuple(m)]]
+                rows.append((run_id, ident.global_id, len({c for c, _ in members}), len(members),
+                             min(times, default=None), max(times, default=None)))
+                links += [{"r": run_id, "c": c, "k": k, "g": ident.global_id} for c, k in members]
+            if skipped:
+                log.warning("run %s: %d identity members are not stored tracklets, skipped (e.g. %s)",
+                            run_id, len(skipped), skipped[0])
+            bulk.insert_rows(conn, "identities", _IDENTITY_COLUMNS, rows, _IDENTITY_PG)
+            if links:
+                t = TrackletRow.__table__
+                conn.execute(update(t).where(t.c.run_id == bindparam("r"), t.c.camera_id == bindparam("c"),
+                                             t.c.track_id == bindparam("k")).values(global_id=bindparam("g")), links)
+
+    def finish_run(self, run_id: str, status: str = FINISHED) -> None:
+        if status not in (FINISHED, FAILED):
+            raise ValueError(f"finish_run status must be {FINISHED!r} or {FAILED!r}, got {status!r}")
+        with self.db.write() as conn:
+            self._require_run(conn, run_id)
+            conn.execute(update(Run).where(Run.id == run_id).values(
+                status=status, finished_at=datetime.now(timezone.utc)))
+
+    # ---- reads --------------------------------------------------------------------------------------------
+
+    def run_status(self, run_id: str) -> str:
+        with self.db.read() as conn:
+            return self._require_run(conn, run_id)
+
+    def stored_cameras(self, run_id: str) -> list[str]:
+        """Cameras of ``run_id`` whose boxes and tracklets are completely stored (what ``--resume`` skips)."""
+        with self.db.read() as conn:
+            self._require_run(conn, run_id)
+            return self._finished(conn, run_id)
+
+    def list_runs(self) -> list[RunInfo]:
+        def count(model: type, key: ColumnElement) -> ColumnElement:
+            return select(func.count()).select_from(model).where(key == Run.id).scalar_subquery()
+
+        query = select(Run.id, Run.name, Run.status, Run.started_at, Run.finished_at, count(Camera, Camera.run_id),
+                       count(TrackletRow, TrackletRow.run_id), count(Identity, Identity.run_id)
+                       ).order_by(Run.started_at)
+        with self.db.read() as conn:
+            return [RunInfo(*row) for row in conn.execute(query)]
+
+    def load_tracklets(self, run_id: str | None = None, crops: bool = False) -> list[Tracklet]:
+        """Tracklets of one run (or all runs) with embeddings and per-frame boxes; JPEG crops when ``crops``."""
+        with self.db.read() as conn:
+            where = []
+            if run_id is not None:
+                self._require_run(conn, run_id)
+                where.append(TrackletRow.run_id == run_id)
+            return _load_tracklets(conn, where, crops)
+
+    def load_embeddings(self, run_id: str | None = None, chunk: int = 100_000,
+                        ) -> tuple[list[tuple[str, str, int]], np.ndarray]:
+        """``(keys, matrix)``: (run, camera, track) per row and the (N, D) float32 embeddings, streamed in chunks
+        into one preallocated matrix (the FAISS index is rebuilt from this)."""
+        t = TrackletRow
+        with self.db.read() as conn:
+            if self.db.is_postgres:  # one snapshot for the count and the rows
+                conn = conn.execution_options(isolation_level="REPEATABLE READ")
+            where = [t.embedding.is_not(None)]
+            if run_id is not None:
+                self._require_run(conn, run_id)
+                where.append(t.run_id == run_id)
+            dims = conn.execute(select(t.dim, func.count()).where(*where).group_by(t.dim)).all()
+            if len(dims) > 1:
+                raise MtmctError(f"embeddings of different sizes {sorted(d for d, _ in dims)} in "
+                                 f"{'run ' + run_id if run_id else 'the database'}: load one run at a time")
+            dim, n = dims[0] if dims else (0, 0)
+            matrix = np.empty((n, dim), np.float32)
+            keys: list[tuple[str, str, int]] = []
+            for part in _stream_embeddings(conn, run_id, chunk):
+                start = len(keys)
+                keys.extend(row[:3] for row in part)
+                matrix[start:len(keys)] = np.frombuffer(b"".join(row[3] for row in part), "<f4").reshape(-1, dim)
+            return keys, matrix
+
+    def get_identity(self, run_id: str, global_id: int) -> IdentityInfo:
+        with self.db.read() as conn:
+            self._require_run(conn, run_id)
+            row = conn.execute(select(*Identity.__table__.c).where(
+                Identity.run_id == run_id, Identity.global_id == global_id)).first()
+            if row is None:
+                raise MtmctError(f"unknown global id {global_id} in run {run_id!r}")
+            members = _load_tracklets(conn, [TrackletRow.run_id == run_id, TrackletRow.global_id == global_id], True)
+            members.sort(key=lambda t: (t.start_time, t.camera_id))
+            return IdentityInfo(run_id, global_id, row.n_cameras, row.first_time, row.last_time, members)
+
+    # ---- helpers ------------------------------------------------------------------------------------------
+
+    @staticmethod
+    def _require_run(conn: Connection, run_id: str) -> str:
+        status = conn.execute(select(Run.status).where(Run.id == run_id)).scalar_one_or_none()
+        if status is None:
+            raise MtmctError(f"unknown run id {run_id!r}")
+        return status
+
+    @staticmethod
+    def _finished(conn: Connection, run_id: str) -> list[str]:
+        return list(conn.execute(select(Camera.camera_id).where(Camera.run_id == run_id, Camera.status == FINISHED)
+                                 .order_by(Camera.camera_id)).scalars())
+
+
+def _stream_embeddings(conn: Connection, run_id: str | None, chunk: int) -> Iterator[list[tuple]]:
+    """(run, camera, track, bytes) rows in chunks, straight from the driver: SQLAlchemy's per-row processing and
+    PostgreSQL's hex text encoding of bytea would each cost more than the transfer (binary server-side cursor)."""
+    raw = conn.connection.driver_connection
+    pg = conn.dialect.name == "postgresql"
+    sql = "SELECT run_id, camera_id, track_id, embedding FROM tracklets WHERE embedding IS NOT NULL"
+    params: tuple = ()
+    if run_id is not None:
+        sql, params = sql + (" AND run_id = %s" if pg else " AND run_id = ?"), (run_id,)
+    cursor = raw.cursor(name="mtmct_embeddings", binary=True) if pg else raw.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(sql, params)
+        while part := cursor.fetchmany(chunk):
+            yield part
+    finally:
+        cursor.close()
+
+
+def _tracklet_row(run_id: str, t: Tracklet) -> tuple:
+    emb = None if t.embedding is None else t.embedding.astype("<f4").tobytes()
+    return (run_id, t.camera_id, t.track_id, t.cls, t.start_frame, t.end_frame, t.start_time, t.end_time, len(t),
+            float(t.quality), ",".join(sorted(t.flags)), emb, None if emb is None else len(t.embedding), t.global_id)
+
+
+def _load_tracklets(conn: Connection, where: list[ColumnElement], crops: bool) -> list[Tracklet]:
+    """Tracklets matching ``where``, their per-frame arrays rebuilt from their boxes rows."""
+    t, b, key = TrackletRow, Box, (TrackletRow.run_id, TrackletRow.camera_id, TrackletRow.track_id)
+    rows = conn.execute(select(*t.__table__.c).where(*where).order_by(*key)).all()
+    boxes = conn.execute(
+        select(b.run_id, b.camera_id, b.track_id, b.frame, b.time, b.x, b.y, b.w, b.h, b.score)
+        .join(t, and_(b.run_id == t.run_id, b.camera_id == t.camera_id, b.track_id == t.track_id,
+                      b.frame.between(t.start_frame, t.end_frame)))
+        .where(*where).order_by(b.run_id, b.camera_id, b.track_id, b.frame)).all()
+    data = np.array([r[3:] for r in boxes], np.float64).reshape(-1, 7)
+    spans: dict[tuple, tuple[int, int]] = {}
+    start = 0
+    for i in range(1, len(boxes) + 1):
+        if i == len(boxes) or boxes[i][:3] != boxes[start][:3]:
+            spans[tuple(boxes[start][:3])] = (start, i)
+            start = i
+    jpegs: dict[tuple, list[bytes]] = {}
+    if crops:
+        c = TrackletCrop
+        query = (select(c.run_id, c.camera_id, c.track_id, c.jpeg).join(t, and_(
+            c.run_id == t.run_id, c.camera_id == t.camera_id, c.track_id == t.track_id)).where(*where)
+            .order_by(c.run_id, c.camera_id, c.track_id, c.idx))
+        for r, cam, k, jpeg in conn.execute(query):
+            jpegs.setdefault((r, cam, k), []).append(bytes(jpeg))
+    out = []
+    for row in rows:
+        s, e = spans.get((row.run_id, row.camera_id, row.track_id), (0, 0))
+        out.append(Tracklet(
+            camera_id=row.camera_id, track_id=row.track_id, cls=row.cls, frames=data[s:e, 0].astype(np.int64),
+            times=data[s:e, 1], boxes=data[s:e, 2:6], scores=data[s:e, 6],
+            embedding=None if row.embedding is None else np.frombuffer(row.embedding, "<f4").copy(),
+            quality=row.quality, flags=frozenset(row.flags.split(",")) if row.flags else frozenset(),
+            crops=jpegs.get((row.run_id, row.camera_id, row.track_id), []), global_id=row.global_id))
+    return out

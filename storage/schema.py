@@ -1,0 +1,142 @@
+"""The database schema: runs, their cameras, per-frame boxes, tracklets (+ crops) and global identities.
+
+Every child row hangs off its run (and camera) by a foreign key with ON DELETE CASCADE, so replacing a run or a
+camera is one DELETE. Natural keys ((run, camera, track) for a tracklet) instead of surrogate ids let the bulk
+path COPY tracklets and their crops without reading generated ids back. A tracklet belongs to an identity through
+``tracklets.global_id``; fusion reassigns all of a run's ids at once, so no link table is needed. Embeddings
+are raw little-endian float32 bytes plus their dimension (no pgvector here; FAISS does the search).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    REAL,
+    DateTime,
+    Double,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+RUNNING, FINISHED, FAILED, PENDING = "running", "finished", "failed", "pending"
+
+# Stable constraint names, so migrations and the ORM agree on every dialect.
+NAMING = {
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "fk": "fk_%(table_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class Run(Base):
+    """One ``mtmct run``: its user-visible id, the camera-set config it ran with, and how it ended."""
+
+    __tablename__ = "runs"
+    id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    config: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16))
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Camera(Base):
+    """One camera of a run; ``status`` is finished only once its boxes and tracklets are all stored."""
+
+    __tablename__ = "cameras"
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
+    camera_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    source: Mapped[str | None] = mapped_column(Text)
+    fps: Mapped[float | None] = mapped_column(Double)
+    frames: Mapped[int | None] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16))
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+def _camera_fk() -> ForeignKeyConstraint:
+    return ForeignKeyConstraint(["run_id", "camera_id"], ["cameras.run_id", "cameras.camera_id"], ondelete="CASCADE")
+
+
+class Box(Base):
+    """One tracked box in one frame (MOT row): the bulk of the data, written by COPY / executemany.
+
+    The natural key doubles as the (run, camera, frame) index, so COPY maintains one B-tree per row, not two plus
+    a sequence (a third of the ingest time on PostgreSQL); a tracker reports a track at most once per frame.
+    """
+
+    __tablename__ = "boxes"
+    run_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    camera_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    frame: Mapped[int] = mapped_column(Integer, primary_key=True)
+    track_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    time: Mapped[float] = mapped_column(Double)
+    x: Mapped[float] = mapped_column(REAL)  # REAL = float4 on PostgreSQL: float32 boxes round-trip exactly
+    y: Mapped[float] = mapped_column(REAL)
+    w: Mapped[float] = mapped_column(REAL)
+    h: Mapped[float] = mapped_column(REAL)
+    score: Mapped[float] = mapped_column(REAL)
+    cls: Mapped[int] = mapped_column(Integer)
+    __table_args__ = (_camera_fk(),)
+
+
+class TrackletRow(Base):
+    """A closed local track: summary, pooled embedding and (after fusion) its global id."""
+
+    __tablename__ = "tracklets"
+    run_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    camera_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    track_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    cls: Mapped[int] = mapped_column(Integer)
+    start_frame: Mapped[int] = mapped_column(Integer)
+    end_frame: Mapped[int] = mapped_column(Integer)
+    start_time: Mapped[float] = mapped_column(Double)
+    end_time: Mapped[float] = mapped_column(Double)
+    n_frames: Mapped[int] = mapped_column(Integer)
+    quality: Mapped[float] = mapped_column(Double)
+    flags: Mapped[str] = mapped_column(Text)  # comma-separated, sorted
+    embedding: Mapped[bytes | None] = mapped_column(LargeBinary)  # float32 little-endian
+    dim: Mapped[int | None] = mapped_column(Integer)
+    global_id: Mapped[int | None] = mapped_column(Integer)
+    __table_args__ = (
+        _camera_fk(),
+        Index("ix_tracklets_run_global", "run_id", "global_id"),
+    )
+
+
+class TrackletCrop(Base):
+    """A representative JPEG crop of a tracklet, in the order the tracklet holds them."""
+
+    __tablename__ = "tracklet_crops"
+    run_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    camera_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    track_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    idx: Mapped[int] = mapped_column(Integer, primary_key=True)
+    jpeg: Mapped[bytes] = mapped_column(LargeBinary)
+    __table_args__ = (
+        ForeignKeyConstraint(["run_id", "camera_id", "track_id"],
+                             ["tracklets.run_id", "tracklets.camera_id", "tracklets.track_id"], ondelete="CASCADE"),
+    )
+
+
+class Identity(Base):
+    """One person across cameras in a run (members: tracklets with this ``global_id``)."""
+
+    __tablename__ = "identities"
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
+    global_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    n_cameras: Mapped[int] = mapped_column(Integer)
+    n_tracklets: Mapped[int] = mapped_column(Integer)
+    first_time: Mapped[float | None] = mapped_column(Double)
+    last_time: Mapped[float | None] = mapped_column(Double)

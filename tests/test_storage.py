@@ -1,0 +1,306 @@
+"""Storage on both engines: the same tests over a fresh PostgreSQL database and a temporary SQLite file."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+import uuid
+
+import cv2
+import numpy as np
+import pytest
+from sqlalchemy import func, select, text
+
+from mtmct.errors import MtmctError
+from mtmct.tracklet import SHORT, GlobalIdentity, Tracklet
+from storage import BOX_DTYPE, Repository, boxes_from_tracklets, default_url, open_database
+from storage.engine import create_db_engine
+from storage.migrate import head_revision, upgrade
+from storage.schema import Base, Box, Camera, Identity, Run, TrackletCrop, TrackletRow
+
+PG_SERVER = os.environ.get("MTMCT_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432")
+TABLES = (Run, Camera, Box, TrackletRow, TrackletCrop, Identity)
+
+
+def _admin():
+    import psycopg
+
+    url = create_db_engine(PG_SERVER + "/postgres").url
+    return psycopg.connect(host=url.host, port=url.port or 5432, user=url.username, password=url.password,
+                           dbname="postgres", connect_timeout=3, autocommit=True)
+
+
+@pytest.fixture(scope="session")
+def pg_url():
+    """A uniquely named, migrated PostgreSQL database for this session, dropped at the end."""
+    try:
+        admin = _admin()
+    except Exception as exc:  # noqa: BLE001 - any reason the server is unusable
+        reason = f"PostgreSQL at {PG_SERVER} is unreachable ({' '.join(str(exc).split())}); set MTMCT_TEST_PG"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(reason + " (CI=true: PostgreSQL is required)")
+        pytest.skip(reason)
+    name = f"mtmct_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    admin.execute(f'CREATE DATABASE "{name}"')
+    url = f"{PG_SERVER}/{name}"
+    try:
+        upgrade(url)
+        yield url
+    finally:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request, tmp_path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'mtmct.db'}"
+    url = request.getfixturevalue("pg_url")
+    engine = create_db_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("TRUNCATE runs CASCADE"))
+    engine.dispose()
+    return url
+
+
+@pytest.fixture
+def repo(db_url):
+    db = open_database(db_url)
+    yield Repository(db)
+    db.close()
+
+
+def _jpeg(seed: int) -> bytes:
+    img = np.random.default_rng(seed).integers(0, 255, (64, 32, 3), np.uint8)
+    ok, buf = cv2.imencode(".jpg", img)
+    assert ok
+    return buf.tobytes()
+
+
+def make_tracklets(camera: str, n: int = 6, frames: int = 25, dim: int = 256, seed: int = 0) -> list[Tracklet]:
+    rng = np.random.default_rng(seed)
+    out = []
+    for k in range(n):
+        start = 1 + 7 * k
+        emb = rng.standard_normal(dim).astype(np.float32)
+        out.append(Tracklet(
+            camera_id=camera, track_id=k + 1, cls=0, frames=np.arange(start, start + frames),
+            times=(np.arange(start, start + frames) - 1) / 7.0 + 0.123456789, boxes=rng.random((frames, 4)) * 500,
+            scores=rng.random(frames), embedding=None if k == n - 1 else emb / np.linalg.norm(emb),
+            quality=float(rng.random()), flags=frozenset({SHORT}) if k % 2 else frozenset(),
+            crops=[_jpeg(seed * 100 + k * 3 + i) for i in range(k % 3)]))
+    return out
+
+
+def counts(repo: Repository) -> dict[str, int]:
+    with repo.db.read() as conn:
+        return {m.__tablename__: conn.execute(select(func.count()).select_from(m)).scalar_one() for m in TABLES}
+
+
+def assert_same(a: Tracklet, b: Tracklet) -> None:
+    assert (a.camera_id, a.track_id, a.cls, a.quality, a.flags, a.crops) == (b.camera_id, b.track_id, b.cls,
+                                                                             b.quality, b.flags, b.crops)
+    for name in ("frames", "times", "boxes", "scores"):
+        x, y = getattr(a, name), getattr(b, name)
+        assert x.dtype == y.dtype and np.array_equal(x, y), name
+    assert (a.embedding is None) == (b.embedding is None)
+    if a.embedding is not None:
+        assert a.embedding.tobytes() == b.embedding.tobytes()  # bit-identical
+
+
+def store_run(repo: Repository, run_id: str, cameras=("c1", "c2"), seed: int = 0) -> dict[str, list[Tracklet]]:
+    tracks = {c: make_tracklets(c, seed=seed + i) for i, c in enumerate(cameras)}
+    repo.start_run(run_id, "name: test\ncameras: []\n", "test", list(cameras))
+    for c, ts in tracks.items():
+        repo.write_camera(run_id, c, None, ts)
+    repo.write_identities(run_id, [GlobalIdentity(1, [(cameras[0], 1), (cameras[-1], 2)]),
+                                   GlobalIdentity(2, [(cameras[0], 3)])])
+    repo.finish_run(run_id, "finished")
+    return tracks
+
+
+def test_migration_head_equals_orm_metadata(db_url):
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    db = open_database(db_url)
+    with db.read() as conn:
+        ctx = MigrationContext.configure(conn, opts={"compare_type": True})
+        assert ctx.get_current_revision() == head_revision()
+        assert compare_metadata(ctx, Base.metadata) == []
+    db.close()
+
+
+def test_roundtrip_is_exact(repo):
+    tracks = make_tracklets("cam-1")
+    extra = np.array([(3, 0.5, 999, 1.5, 2.5, 10.25, 20.125, 0.3, 0)], BOX_DTYPE)  # a box of no tracklet
+    repo.start_run("r1", "cfg", "test", ["cam-1"])
+    repo.write_camera("r1", "cam-1", np.concatenate([boxes_from_tracklets(tracks), extra]), tracks, frames=60)
+    back = repo.load_tracklets("r1", crops=True)
+    assert len(back) == len(tracks)
+    for a, b in zip(tracks, back):
+        assert_same(a, b)
+    assert counts(repo)["boxes"] == sum(len(t) for t in tracks) + 1
+    assert all(t.crops == [] for t in repo.load_tracklets("r1"))  # crops only on request
+    keys, matrix = repo.load_embeddings("r1", chunk=2)
+    expected = {("r1", t.camera_id, t.track_id): t.embedding for t in tracks if t.embedding is not None}
+    assert matrix.dtype == np.float32 and matrix.shape == (len(expected), 256)
+    assert {k: row.tobytes() for k, row in zip(keys, matrix)} == {k: v.tobytes() for k, v in expected.items()}
+    assert repo.stored_cameras("r1") == ["cam-1"] and repo.run_status("r1") == "running"
+
+
+def test_identities_and_runs(repo):
+    tracks = store_run(repo, "r1")
+    ident = repo.get_identity("r1", 1)
+    assert ident.cameras == ["c1", "c2"] and ident.n_cameras == 2
+    members = {(t.camera_id, t.track_id): t for t in ident.tracklets}
+    assert set(members) == {("c1", 1), ("c2", 2)}
+    assert members["c2", 2].crops == tracks["c2"][1].crops and members["c2", 2].crops  # real JPEGs back
+    assert ident.first_time == min(tracks["c1"][0].start_time, tracks["c2"][1].start_time)
+    assert ident.last_time == max(tracks["c1"][0].end_time, tracks["c2"][1].end_time)
+    assert {(t.camera_id, t.track_id): t.global_id for t in repo.load_tracklets("r1")}["c1", 3] == 2
+    # fusion again: earlier ids are replaced, not added to
+    repo.write_identities("r1", [GlobalIdentity(5, [("c1", 3), ("zz", 1)])])  # unknown member skipped
+    assert [t.global_id for t in repo.load_tracklets("r1")].count(None) == 11
+    assert counts(repo)["identities"] == 1 and repo.get_identity("r1", 5).n_cameras == 1
+    with pytest.raises(MtmctError, match="unknown global id 1"):
+        repo.get_identity("r1", 1)
+    store_run(repo, "r2", cameras=("c3",), seed=5)
+    runs = {r.id: r for r in repo.list_runs()}
+    r1 = runs["r1"]
+    assert (r1.status, r1.cameras, r1.tracklets, r1.identities) == ("finished", 2, 12, 1)
+    assert runs["r2"].finished_at is not None and len(repo.load_tracklets()) == 18
+
+
+def test_rerun_replaces_instead_of_duplicating(repo):
+    store_run(repo, "r1")
+    first = counts(repo)
+    store_run(repo, "r1")
+    assert counts(repo) == first
+    assert first["boxes"] == 2 * 6 * 25 and first["runs"] == 1
+
+
+def test_resume_keeps_finished_cameras(repo):
+    repo.start_run("r1", "cfg", "test", ["c1", "c2"])
+    repo.write_camera("r1", "c1", None, make_tracklets("c1"))
+    repo.write_camera("r1", "c2", None, make_tracklets("c2")[:2], error="decode failed at frame 40")
+    assert repo.stored_cameras("r1") == ["c1"]
+    assert repo.start_run("r1", "cfg", "test", ["c1", "c2"], resume=True) == ["c1"]
+    assert len(repo.load_tracklets("r1")) == 6  # c1 kept, c2's partial output dropped
+    assert repo.start_run("r1", "cfg", "test", ["c1", "c2"]) == [] and counts(repo)["tracklets"] == 0
+
+
+def test_failed_camera_write_leaves_nothing(repo, monkeypatch):
+    from storage import bulk
+
+    repo.start_run("r1", "cfg", "test", ["c1"])
+    real = bulk.insert_rows
+
+    def boom(conn, table, *args, **kwargs):
+        if table == "tracklet_crops":  # after the boxes COPY and the tracklets COPY in the same transaction
+            raise RuntimeError("disk full")
+        return real(conn, table, *args, **kwargs)
+
+    monkeypatch.setattr(bulk, "insert_rows", boom)
+    with pytest.raises(RuntimeError, match="disk full"):
+        repo.write_camera("r1", "c1", None, make_tracklets("c1"))
+    c = counts(repo)
+    assert (c["boxes"], c["tracklets"], c["tracklet_crops"]) == (0, 0, 0)
+    assert repo.stored_cameras("r1") == []
+    monkeypatch.setattr(bulk, "insert_rows", real)
+    repo.write_camera("r1", "c1", None, make_tracklets("c1"))  # and the connection is still usable
+    assert repo.stored_cameras("r1") == ["c1"]
+
+
+def test_two_runs_write_at_the_same_time(db_url):
+    open_database(db_url).close()  # migrate once, as the CLI would before starting runs
+    barrier, errors = threading.Barrier(2), []
+
+    def one_run(run_id: str, seed: int) -> None:
+        db = open_database(db_url)  # its own engine, like a second process
+        try:
+            repo = Repository(db)
+            barrier.wait()
+            for i in range(4):
+                tracks = make_tracklets(f"c{i}", n=40, frames=100, seed=seed + i)
+                if i == 0:
+                    repo.start_run(run_id, "cfg", run_id, [f"c{j}" for j in range(4)])
+                repo.write_camera(run_id, f"c{i}", None, tracks)
+            repo.write_identities(run_id, [GlobalIdentity(1, [("c0", 1), ("c1", 1)])])
+            repo.finish_run(run_id)
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+        finally:
+            db.close()
+
+    threads = [threading.Thread(target=one_run, args=(f"run-{k}", 10 * k)) for k in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not errors, errors
+    repo = Repository(open_database(db_url))
+    assert {r.id: (r.status, r.cameras, r.tracklets) for r in repo.list_runs()} == {
+        "run-0": ("finished", 4, 160), "run-1": ("finished", 4, 160)}
+    assert counts(repo)["boxes"] == 2 * 4 * 40 * 100
+    repo.db.close()
+
+
+def test_unknown_run_id(repo):
+    for call in (lambda: repo.run_status("nope"), lambda: repo.stored_cameras("nope"),
+                 lambda: repo.load_tracklets("nope"), lambda: repo.load_embeddings("nope"),
+                 lambda: repo.get_identity("nope", 1), lambda: repo.write_camera("nope", "c1", None, []),
+                 lambda: repo.write_identities("nope", []), lambda: repo.finish_run("nope")):
+        with pytest.raises(MtmctError, match="unknown run id 'nope'"):
+            call()
+
+
+def test_unreachable_server_fails_fast_on_one_line():
+    start = time.monotonic()
+    with pytest.raises(MtmctError) as info:
+        open_database("postgresql+psycopg://postgres:s3cret@127.0.0.1:1/x")
+    assert time.monotonic() - start < 10
+    message = str(info.value)
+    assert "\n" not in message and "s3cret" not in message and "127.0.0.1" in message
+    for url, match in (("nonsense", "not a database URL"), ("mysql://a@b/c", "unsupported database")):
+        with pytest.raises(MtmctError, match=match):
+            open_database(url)
+
+
+def test_schema_behind_head_is_refused_or_upgraded(tmp_path):
+    url = f"sqlite:///{tmp_path / 'empty.db'}"
+    with pytest.raises(MtmctError, match="mtmct db upgrade --db"):
+        open_database(url, upgrade=False)
+    nested = default_url(tmp_path / "out" / "deeper")  # folders created, embedded default upgraded in place
+    assert nested.endswith("/out/deeper/mtmct.db")
+    open_database(nested).close()
+    open_database(nested, upgrade=False).close()
+
+
+def test_postgres_behind_head_needs_db_upgrade(pg_url):
+    from mtmct.commands import db as db_command
+
+    name = f"mtmct_test_empty_{uuid.uuid4().hex[:8]}"
+    admin = _admin()
+    admin.execute(f'CREATE DATABASE "{name}"')
+    url = f"{PG_SERVER}/{name}"
+    try:
+        with pytest.raises(MtmctError, match="run `mtmct db upgrade --db URL`"):
+            open_database(url)
+        args = db_command.argparse.Namespace(action="upgrade", db=url, out="unused")
+        assert db_command.run(args) == 0
+        open_database(url).close()
+        assert db_command.run(db_command.argparse.Namespace(action="current", db=url, out="unused")) == 0
+    finally:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()
+
+
+def test_storage_imports_only_the_foundation():
+    code = ("import sys, storage, storage.repository, storage.migrate, storage.schema; "
+            "print(' '.join(m for m in sys.modules if m.split('.')[0] in ('mtmct', 'cameras', 'fusion')))")
+    mods = set(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split())
+    assert mods <= {"mtmct", "mtmct.tracklet", "mtmct.errors", "mtmct.detections"}, mods
