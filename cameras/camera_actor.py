@@ -12,7 +12,7 @@ import functools
 import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -133,9 +133,11 @@ def camera_actor_class(num_cpus: float = 1):
 
 
 def run_camera_actors(actors: Sequence[Any], names: Sequence[str], progress: bool = True,
-                      poll_s: float = 0.5) -> list[CameraResult]:
+                      poll_s: float = 0.5, on_result: Callable[[CameraResult], None] | None = None,
+                      ) -> list[CameraResult]:
     """Run ``actors`` (handles of :func:`camera_actor_class`) to the end, one tqdm bar per camera; results in
-    the actors' order."""
+    the actors' order. ``on_result`` sees each camera's result as soon as it finishes (e.g. to store it, so a
+    run killed later keeps the cameras already done)."""
     import ray
     from tqdm import tqdm
 
@@ -143,16 +145,22 @@ def run_camera_actors(actors: Sequence[Any], names: Sequence[str], progress: boo
     bars = [tqdm(total=None, desc=name, unit="frame", position=i, disable=not progress, dynamic_ncols=True)
             for i, name in enumerate(names)]
     pending = list(refs)
+    results: dict[int, CameraResult] = {}
     try:
         while pending:
-            _, pending = ray.wait(pending, num_returns=len(pending), timeout=poll_s)
+            ready, pending = ray.wait(pending, num_returns=len(pending), timeout=poll_s)
             for bar, actor in zip(bars, actors):
                 if progress:
                     _update_bar(bar, actor)
+            for ref in ready:
+                i = refs.index(ref)
+                results[i] = _result(ref, names[i])
+                if on_result is not None:
+                    on_result(results[i])
     finally:
         for bar in bars:
             bar.close()
-    return [_result(ref, name) for ref, name in zip(refs, names)]
+    return [results[i] for i in range(len(refs))]
 
 
 def _update_bar(bar: Any, actor: Any) -> None:

@@ -4,10 +4,15 @@ Cameras never talk to each other: each actor decodes, detects, embeds and tracks
 closed tracklets; the driver fuses them under the camera topology and writes
 ``OUT/cameras/<camera>.txt`` (local ids), ``OUT/mtmct_result.txt`` (``camera,global_id,frame,x,y,w,h``),
 ``OUT/tracklets.jsonl`` + ``OUT/tracklets.npz`` (embeddings) and ``OUT/crops/``.
+
+Everything also goes to a database (``--db``; SQLite ``OUT/mtmct.db`` by default): each camera in its own
+transaction as soon as it finishes, so a run killed half-way keeps its finished cameras, stays marked
+``running``, and ``resume=True`` completes it without redoing them. Re-running a run id replaces it.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -16,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import yaml
 
 from cameras.camera_actor import CameraResult, CameraWorker, camera_actor_class, run_camera_actors
 from fusion.fusion import FusionConfig, fuse
@@ -23,12 +29,15 @@ from fusion.topology import CameraGeometry, Link, Topology
 from mtmct.camera_config import CameraSetConfig, load_camera_config
 from mtmct.errors import MtmctError
 from mtmct.tracklet import GlobalIdentity, Tracklet
+from storage import Repository, open_database, resolve_url
 
 log = logging.getLogger(__name__)
 
 
 @dataclass
 class RunResult:
+    run_id: str
+    db_url: str
     out_dir: Path
     cameras: list[CameraResult]
     identities: list[GlobalIdentity] = field(default_factory=list)
@@ -91,6 +100,12 @@ def _check_reachable(address: str) -> None:
         raise MtmctError(f"cannot start or join Ray at {address}: {exc}") from exc
 
 
+def config_text(cfg: CameraSetConfig) -> str:
+    """The run's config as stored with it: YAML with every path already resolved, so a query can reload the
+    exact models the run used."""
+    return yaml.safe_dump(dataclasses.asdict(cfg), sort_keys=False)
+
+
 def run_cameras(
     config: str | Path | CameraSetConfig,
     out: str | Path,
@@ -99,40 +114,68 @@ def run_cameras(
     max_frames: int | None = None,
     use_ray: bool = True,
     num_cpus: int | None = None,
+    db: str | None = None,
+    run_id: str | None = None,
+    resume: bool = False,
 ) -> RunResult:
-    """Track every camera (Ray actors unless ``use_ray`` is False), fuse, and write the outputs."""
+    """Track every camera (Ray actors unless ``use_ray`` is False), fuse, store and write the outputs.
+
+    ``db`` is a database URL (default ``$MTMCT_DB``, else SQLite in ``out``); ``run_id`` defaults to the
+    config's name. With ``resume`` the cameras a previous, interrupted run of that id stored are not redone.
+    """
     cfg = config if isinstance(config, CameraSetConfig) else load_camera_config(config)
     fusion_cfg = FusionConfig.from_mapping(cfg.fusion)
     topology = topology_of(cfg)
     out = Path(out)
+    url = resolve_url(db, out)
+    repo = Repository(open_database(url))  # fails fast, before any work, when the database is unreachable
+    run_id = run_id or cfg.name
+    if resume and run_id not in {r.id for r in repo.list_runs()}:
+        raise MtmctError(f"--resume: unknown run id '{run_id}' (nothing to resume; drop --resume to start it)")
+    start = time.perf_counter()
+    kept = repo.start_run(run_id, config_text(cfg), cfg.name, cfg.cameras, resume=resume)
     cam_dir = out / "cameras"
     cam_dir.mkdir(parents=True, exist_ok=True)
-    start = time.perf_counter()
+    todo = [cam for cam in cfg.cameras if cam.id not in kept]
     workers = [dict(camera_cfg=cam, models_cfg=cfg.models, tracker_cfg=cfg.tracker, out_dir=cam_dir, threads=1,
-                    max_frames=max_frames) for cam in cfg.cameras]
-    names = [cam.id for cam in cfg.cameras]
-    if use_ray:
+                    max_frames=max_frames) for cam in todo]
+
+    def store(res: CameraResult) -> None:
+        repo.write_camera(run_id, res.camera_id, None, res.tracklets, frames=res.frames, error=res.error)
+        if res.error:
+            log.info("camera %s failed: %s", res.camera_id, res.error)
+
+    results: list[CameraResult] = []
+    if use_ray and workers:
         import ray
 
         started = _start_ray(ray_address, num_cpus)
         try:
             actor_cls = camera_actor_class()
             actors = [actor_cls.remote(**w) for w in workers]
-            results = run_camera_actors(actors, names, progress=progress)
+            results = run_camera_actors(actors, [cam.id for cam in todo], progress=progress, on_result=store)
         finally:
             if started:
                 ray.shutdown()
     else:
-        results = [CameraWorker(**w).run() for w in workers]
-    for res in results:
-        if res.error:
-            log.info("camera %s failed: %s", res.camera_id, res.error)
-    tracklets = [t for res in results for t in res.tracklets]
+        for w in workers:
+            results.append(CameraWorker(**w).run())
+            store(results[-1])
+    if kept:
+        stored = [t for t in repo.load_tracklets(run_id, crops=True) if t.camera_id in kept]
+        results += [CameraResult(cam, frames=int(max((t.end_frame for t in stored if t.camera_id == cam), default=0)),
+                                 tracklets=[t for t in stored if t.camera_id == cam]) for cam in kept]
+    order = {cam.id: i for i, cam in enumerate(cfg.cameras)}
+    results.sort(key=lambda r: order[r.camera_id])
+    # one order whatever path produced them, so a resumed run fuses exactly like an uninterrupted one
+    tracklets = sorted((t for res in results for t in res.tracklets), key=lambda t: (order[t.camera_id], t.track_id))
     t0 = time.perf_counter()
     identities = fuse(tracklets, topology, **vars(fusion_cfg))
     fusion_s = time.perf_counter() - t0
-    result = RunResult(out, results, identities, tracklets, fusion_s=fusion_s)
+    result = RunResult(run_id, url, out, results, identities, tracklets, fusion_s=fusion_s)
+    repo.write_identities(run_id, identities)
     write_outputs(result)
+    repo.finish_run(run_id, "failed" if all(r.error for r in results) else "finished")
     result.wall_s = time.perf_counter() - start
     return result
 

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 from sqlalchemy import func, select, text
 
+from conftest import PG_SERVER, _admin
 from mtmct.errors import MtmctError
 from mtmct.tracklet import SHORT, GlobalIdentity, Tracklet
 from storage import BOX_DTYPE, Repository, boxes_from_tracklets, default_url, open_database
@@ -21,49 +22,7 @@ from storage.engine import create_db_engine
 from storage.migrate import head_revision, upgrade
 from storage.schema import Base, Box, Camera, Identity, Run, TrackletCrop, TrackletRow
 
-PG_SERVER = os.environ.get("MTMCT_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432")
 TABLES = (Run, Camera, Box, TrackletRow, TrackletCrop, Identity)
-
-
-def _admin():
-    import psycopg
-
-    url = create_db_engine(PG_SERVER + "/postgres").url
-    return psycopg.connect(host=url.host, port=url.port or 5432, user=url.username, password=url.password,
-                           dbname="postgres", connect_timeout=3, autocommit=True)
-
-
-@pytest.fixture(scope="session")
-def pg_url():
-    """A uniquely named, migrated PostgreSQL database for this session, dropped at the end."""
-    try:
-        admin = _admin()
-    except Exception as exc:  # noqa: BLE001 - any reason the server is unusable
-        reason = f"PostgreSQL at {PG_SERVER} is unreachable ({' '.join(str(exc).split())}); set MTMCT_TEST_PG"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(reason + " (CI=true: PostgreSQL is required)")
-        pytest.skip(reason)
-    name = f"mtmct_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
-    admin.execute(f'CREATE DATABASE "{name}"')
-    url = f"{PG_SERVER}/{name}"
-    try:
-        upgrade(url)
-        yield url
-    finally:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request, tmp_path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'mtmct.db'}"
-    url = request.getfixturevalue("pg_url")
-    engine = create_db_engine(url)
-    with engine.begin() as conn:
-        conn.execute(text("TRUNCATE runs CASCADE"))
-    engine.dispose()
-    return url
 
 
 @pytest.fixture

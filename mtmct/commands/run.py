@@ -13,6 +13,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", default="out/run", help="output folder (default out/run)")
     p.add_argument("--ray-address", help="join a running Ray cluster instead of starting Ray locally")
     p.add_argument("--max-frames", type=int, help="only the first N frames of each camera")
+    p.add_argument("--db", help="database URL (default $MTMCT_DB, else sqlite:///OUT/mtmct.db), e.g. "
+                                "postgresql+psycopg://user@host/db")
+    p.add_argument("--run-id", help="id of this run in the database (default: the config's name); "
+                                    "re-running an id replaces it")
+    p.add_argument("--resume", action="store_true", help="finish an interrupted run: skip its stored cameras")
     p.set_defaults(run=run)
 
 
@@ -22,7 +27,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.max_frames is not None and args.max_frames < 1:
         raise MtmctError(f"--max-frames must be at least 1, got {args.max_frames}")
-    result = run_cameras(args.config, args.out, ray_address=args.ray_address, max_frames=args.max_frames)
+    result = run_cameras(args.config, args.out, ray_address=args.ray_address, max_frames=args.max_frames,
+                         db=args.db, run_id=args.run_id, resume=args.resume)
     for cam in result.cameras:
         status = f"error: {cam.error}" if cam.error else "ok"
         fps = cam.frames / cam.wall_s if cam.wall_s else 0.0
@@ -31,6 +37,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"{len(result.identities)} global identities ({multi} seen by more than one camera), "
           f"fusion {result.fusion_s:.2f} s, total {result.wall_s:.1f} s")
     print(f"results: {result.result_file}")
+    print(f"database: run '{result.run_id}' in {result.db_url.split('@')[-1]}")
     if result.failed:
         if len(result.failed) == len(result.cameras):
             raise MtmctError("every camera failed: " + "; ".join(c.error for c in result.failed))
