@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 GPU    ?=
 OUT    ?= out/demo
 
-.PHONY: setup test demo lock clean
+.PHONY: setup test demo lock clean browser
 
 setup: $(STAMP)
 
@@ -19,8 +19,16 @@ $(STAMP): requirements.lock requirements-nodeps.lock requirements-gpu.lock pypro
 	$(PIP) install -q --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
-test: setup
+test: setup browser
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+# The dashboard tests drive Debian's headless Chromium; installed here when missing and we may (root + apt).
+browser:
+	@if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "installing chromium and chromium-driver for the browser tests"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; \
+	else echo "browser tests will be skipped: install chromium and chromium-driver (Debian packages) to run them"; fi
 
 demo: setup
 	$(VENV)/bin/mtmct demo --out $(OUT)
