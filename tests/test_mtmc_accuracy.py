@@ -9,10 +9,18 @@ motion-continuation evidence it reached 0.58). About 3 minutes on CPU. Run with 
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
 import pytest
 from conftest import ROOT, shared_path
 
 from mtmct.eval_mtmc import evaluate_mtmc, read_mtmc
+from mtmct.mot_io import read_mot
 from mtmct.pipeline import run_cameras
 
 MIN_IDF1 = 0.60
@@ -20,10 +28,11 @@ MIN_IDF1 = 0.60
 
 @pytest.mark.shared
 @pytest.mark.slow
-def test_pets09_overlap_cross_camera_idf1(tmp_path):
+def test_pets09_overlap_cross_camera_idf1_then_query_by_crop(tmp_path, pg_url):
     data = shared_path("data", "mtmc-pets09-overlap")
     shared_path("models", "yolox-nano-coco"), shared_path("models", "omz-person-reid-0277")
-    result = run_cameras(ROOT / "configs" / "cameras" / "pets09-overlap.yaml", tmp_path, progress=False)
+    result = run_cameras(ROOT / "configs" / "cameras" / "pets09-overlap.yaml", tmp_path, progress=False,
+                         db=pg_url, run_id="pets09-overlap-golden")
     assert not result.failed, [c.error for c in result.failed]
     assert all(c.frames == 795 for c in result.cameras)
 
@@ -42,3 +51,48 @@ def test_pets09_overlap_cross_camera_idf1(tmp_path):
     print(f"\nmtmc-pets09-overlap IDF1 {r['idf1']:.3f}  IDP {r['idp']:.3f}  IDR {r['idr']:.3f}  MOTA {r['mota']:.3f}"
           f"  ids {len(result.identities)} (19 people)  {cams}")
     assert r["idf1"] >= MIN_IDF1, f"cross-camera IDF1 {r['idf1']:.3f} below {MIN_IDF1}"
+
+    _query_crop_from_c1_finds_its_identity_in_both_cameras(data, result, pg_url, tmp_path)
+
+
+def _iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """IoU of one tlwh box against rows of tlwh boxes."""
+    x0, y0 = np.maximum(a[0], b[:, 0]), np.maximum(a[1], b[:, 1])
+    x1, y1 = np.minimum(a[0] + a[2], b[:, 0] + b[:, 2]), np.minimum(a[1] + a[3], b[:, 1] + b[:, 3])
+    inter = np.clip(x1 - x0, 0, None) * np.clip(y1 - y0, 0, None)
+    return inter / (a[2] * a[3] + b[:, 2] * b[:, 3] - inter)
+
+
+def _query_crop_from_c1_finds_its_identity_in_both_cameras(data: Path, result, db_url: str, tmp_path: Path) -> None:
+    """The storage acceptance: `mtmct query` with a crop of a person cut from c1's video returns that person's
+    global identity first, with both cameras. The person is chosen by rule, not by hand: the largest gt box in
+    c1 of someone both cameras see, at a frame where the run tracked them (IoU >= 0.5)."""
+    gt1, gt2 = read_mot(data / "c1" / "gt" / "gt.txt"), read_mot(data / "c2" / "gt" / "gt.txt")
+    both = np.intersect1d(gt1[:, 1], gt2[:, 1])
+    pred = [ln.split(",") for ln in result.result_file.read_text().splitlines()]
+    pred = np.array([[float(v) for v in p[1:]] for p in pred if p[0] == "c1"])  # global_id, frame, x, y, w, h
+    candidates = gt1[np.isin(gt1[:, 1], both)]
+    for row in candidates[np.argsort(-candidates[:, 5])]:
+        here = pred[pred[:, 1] == row[0]]
+        if len(here) and _iou(row[2:6], here[:, 2:6]).max() >= 0.5:
+            expected = int(here[np.argmax(_iou(row[2:6], here[:, 2:6])), 0])
+            break
+    else:
+        pytest.fail("no gt person of c1 was tracked")
+    cap = cv2.VideoCapture(str(data / "c1" / "video.mp4"))
+    cap.set(cv2.CAP_PROP_POS_FRAMES, int(row[0]) - 1)
+    ok, frame = cap.read()
+    cap.release()
+    assert ok
+    x, y, w, h = row[2:6].astype(int)
+    crop_file = tmp_path / "person.jpg"
+    cv2.imwrite(str(crop_file), frame[max(y, 0):y + h, max(x, 0):x + w])
+    res = subprocess.run([str(Path(sys.executable).with_name("mtmct")), "query", str(crop_file), "--db", db_url,
+                          "--run", "pets09-overlap-golden", "--as", "crop", "--json"],
+                         capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
+    top = json.loads(res.stdout)["queries"][0]["matches"][0]
+    print(f"query: gt person {int(row[1])} at c1 frame {int(row[0])} -> global id {top['global_id']} "
+          f"(expected {expected}), score {top['score']:.3f}, cameras {top['cameras']}")
+    assert top["global_id"] == expected
+    assert sorted(top["cameras"]) == ["c1", "c2"]
