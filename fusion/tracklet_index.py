@@ -47,6 +47,11 @@ class TrackletIndex:
     def __len__(self) -> int:
         return 0 if self._cpu is None else int(self._cpu.ntotal)
 
+    @property
+    def cpu_index(self):
+        """The CPU faiss index that owns the vectors (e.g. to ``faiss.write_index`` it); None before ``build``."""
+        return self._cpu
+
     def build(self, vectors: np.ndarray, ids: np.ndarray | None = None) -> TrackletIndex:
         """(Re)build from scratch: exact or IVF by size; IVF trains its cells on (a sample of) ``vectors``."""
         import faiss

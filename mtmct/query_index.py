@@ -225,7 +225,7 @@ def build_index(repo: Repository, run_ids: list[str], fingerprint_: str = "") ->
     cameras, camera_of = np.unique(np.array([k[1] for k in keys]), return_inverse=True)
     built = TrackletIndex(vectors.shape[1], nprobe=NPROBE, use_gpu=False).build(vectors)
     return QueryIndex(
-        built._cpu,  # the CPU faiss index TrackletIndex owns (it has no public accessor or save yet)
+        built.cpu_index,
         runs, cameras, run_of.astype(np.int32), camera_of.astype(np.int32),
         np.array([k[2] for k in keys], np.int64),
         np.array([-1 if gids.get(k) is None else gids[k] for k in keys], np.int64), fingerprint_)
