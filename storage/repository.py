@@ -70,6 +70,34 @@ class IdentityInfo:
         return sorted({t.camera_id for t in self.tracklets})
 
 
+@dataclass(frozen=True)
+class CameraInfo:
+    camera_id: str
+    source: str | None
+    fps: float | None
+    frames: int | None
+    status: str
+    error: str | None
+
+
+@dataclass(frozen=True)
+class TrackletSpan:
+    """A tracklet without its arrays: where and when, and whose (``global_id`` None before fusion)."""
+
+    camera_id: str
+    track_id: int
+    global_id: int | None
+    start_frame: int
+    end_frame: int
+    start_time: float
+    end_time: float
+    n_frames: int
+
+
+CAMERA_BOX_DTYPE = np.dtype([("frame", "<i8"), ("track_id", "<i8"), ("global_id", "<i8"), ("x", "<f4"),
+                             ("y", "<f4"), ("w", "<f4"), ("h", "<f4")])
+
+
 def boxes_from_tracklets(tracklets: Iterable[Tracklet]) -> np.ndarray:
     """The per-frame box rows of ``tracklets`` (:data:`storage.bulk.BOX_DTYPE`), for callers without a MOT file."""
     tracklets = list(tracklets)
@@ -256,6 +284,46 @@ class Repository:
             members = _load_tracklets(conn, [TrackletRow.run_id == run_id, TrackletRow.global_id == global_id], True)
             members.sort(key=lambda t: (t.start_time, t.camera_id))
             return IdentityInfo(run_id, global_id, row.n_cameras, row.first_time, row.last_time, members)
+
+    # ---- dashboard reads (summaries only: no embeddings, crops or per-frame arrays) ------------------------
+
+    def run_config(self, run_id: str) -> str:
+        """The run's stored config YAML (camera sources as absolute paths, topology)."""
+        with self.db.read() as conn:
+            self._require_run(conn, run_id)
+            return conn.execute(select(Run.config).where(Run.id == run_id)).scalar_one()
+
+    def list_cameras(self, run_id: str) -> list[CameraInfo]:
+        with self.db.read() as conn:
+            self._require_run(conn, run_id)
+            c = Camera
+            rows = conn.execute(select(c.camera_id, c.source, c.fps, c.frames, c.status, c.error)
+                                .where(c.run_id == run_id).order_by(c.camera_id))
+            return [CameraInfo(*row) for row in rows]
+
+    def tracklet_spans(self, run_id: str, global_id: int | None = None) -> list[TrackletSpan]:
+        """Every tracklet's camera, track, global id and first/last frame and time, by start time (timelines,
+        transitions and flows need no more, so 100k tracklets cost one light query)."""
+        t = TrackletRow
+        where = [t.run_id == run_id] + ([t.global_id == global_id] if global_id is not None else [])
+        with self.db.read() as conn:
+            self._require_run(conn, run_id)
+            rows = conn.execute(select(t.camera_id, t.track_id, t.global_id, t.start_frame, t.end_frame, t.start_time,
+                                       t.end_time, t.n_frames).where(*where)
+                                .order_by(t.start_time, t.camera_id, t.track_id))
+            return [TrackletSpan(*row) for row in rows]
+
+    def camera_boxes(self, run_id: str, camera_id: str, first_frame: int, last_frame: int) -> np.ndarray:
+        """Boxes of one camera in ``[first_frame, last_frame]`` with their tracklet's global id (-1: none), as a
+        :data:`CAMERA_BOX_DTYPE` array ordered by frame (what annotated video frames draw)."""
+        b, t = Box, TrackletRow
+        query = (select(b.frame, b.track_id, func.coalesce(t.global_id, -1), b.x, b.y, b.w, b.h)
+                 .outerjoin(t, and_(t.run_id == b.run_id, t.camera_id == b.camera_id, t.track_id == b.track_id))
+                 .where(b.run_id == run_id, b.camera_id == camera_id, b.frame.between(first_frame, last_frame))
+                 .order_by(b.frame, b.track_id))
+        with self.db.read() as conn:
+            self._require_run(conn, run_id)
+            return np.array([tuple(r) for r in conn.execute(query)], CAMERA_BOX_DTYPE)
 
     # ---- helpers ------------------------------------------------------------------------------------------
 

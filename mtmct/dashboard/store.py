@@ -1,0 +1,75 @@
+"""The dashboard's access to the database: opened lazily, so the server starts (and answers 503) while the
+database is down, and every failure becomes an HTTP status instead of a traceback."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+
+from fastapi import HTTPException
+from sqlalchemy import exc
+from sqlalchemy.engine import make_url
+
+from mtmct.errors import MtmctError
+from storage import Database, Repository, open_database
+from storage.repository import IdentityInfo, RunInfo
+
+log = logging.getLogger(__name__)
+
+
+class Store:
+    """One :class:`Repository` per application, connected on first use and retried after a failure."""
+
+    def __init__(self, db_url: str) -> None:
+        self.url = db_url
+        self._db: Database | None = None
+        self._lock = threading.Lock()
+
+    def repo(self) -> Repository:
+        with self._lock:
+            if self._db is None:
+                self._db = self._open()
+            return Repository(self._db)
+
+    def _open(self) -> Database:
+        try:
+            url = make_url(self.url)
+            if url.get_backend_name() == "sqlite" and not Path(url.database or "").expanduser().is_file():
+                raise MtmctError(f"no database at {url.database}")  # opening would create an empty one
+            return open_database(self.url, upgrade=False)  # a viewer never changes a schema
+        except Exception as error:  # noqa: BLE001 - any reason the database is unusable is a 503
+            message = str(error) if isinstance(error, MtmctError) else "cannot open the database"
+            log.warning("database unavailable: %s", message)
+            raise HTTPException(503, f"database unavailable: {message}") from None
+
+    def run(self, run_id: str) -> RunInfo:
+        """The run, or 404."""
+        for run in self.repo().list_runs():
+            if run.id == run_id:
+                return run
+        raise HTTPException(404, f"unknown run id {run_id!r}")
+
+    def identity(self, run_id: str, global_id: int) -> IdentityInfo:
+        """The identity with its tracklets and crops, or 404."""
+        self.run(run_id)
+        try:
+            return self.repo().get_identity(run_id, global_id)
+        except MtmctError as error:
+            if is_database_error(error):
+                raise
+            raise HTTPException(404, str(error)) from None
+
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+
+
+def is_database_error(error: BaseException) -> bool:
+    """Whether ``error`` came from the database connection (a 503), not from the request (a 4xx)."""
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, exc.OperationalError | exc.InterfaceError):
+            return True
+        seen = seen.__cause__
+    return False

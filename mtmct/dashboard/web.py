@@ -1,0 +1,54 @@
+"""What every route module shares: the store and frame reader of the app, page rendering, the error model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from fastapi.templating import Jinja2Templates
+from pydantic import BaseModel
+
+from mtmct.dashboard.frames import FrameReader
+from mtmct.dashboard.store import Store
+
+HERE = Path(__file__).resolve().parent
+templates = Jinja2Templates(directory=HERE / "templates")
+
+
+class ErrorOut(BaseModel):
+    """Every error answer: one line for a person, never a traceback."""
+
+    error: str
+
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    404: {"model": ErrorOut, "description": "unknown run, identity, camera or tracklet"},
+    422: {"model": ErrorOut, "description": "invalid path or query parameter"},
+    503: {"model": ErrorOut, "description": "database unavailable"},
+}
+IMAGE = {200: {"content": {"image/jpeg": {}}, "description": "a JPEG image"}}
+
+
+def store(request: Request) -> Store:
+    return request.app.state.store
+
+
+def frames(request: Request) -> FrameReader:
+    return request.app.state.frames
+
+
+def page(request: Request, name: str, **context: Any) -> HTMLResponse:
+    return templates.TemplateResponse(request, name, context)
+
+
+def seconds(value: float | None) -> str:
+    """Seconds as the pages show them: ``83.4 s`` or ``1:23.4``."""
+    if value is None:
+        return "-"
+    sign, value = ("-" if value < 0 else ""), abs(value)
+    return f"{sign}{value:.1f} s" if value < 60 else f"{sign}{int(value // 60)}:{value % 60:04.1f}"
+
+
+templates.env.filters["seconds"] = seconds
