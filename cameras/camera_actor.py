@@ -69,6 +69,21 @@ class CameraWorker:
 
     def run(self) -> CameraResult:
         """Process the whole source; never raises (errors are reported in the result)."""
+        if not self.threads:
+            return self._run()
+        import cv2
+        from threadpoolctl import threadpool_limits
+
+        # OpenCV's resize/decode and numpy's BLAS would otherwise use every core beside the capped models.
+        before = cv2.getNumThreads()
+        cv2.setNumThreads(self.threads)
+        try:
+            with threadpool_limits(limits=self.threads):
+                return self._run()
+        finally:
+            cv2.setNumThreads(before)
+
+    def _run(self) -> CameraResult:
         from cameras.detector import load_detector
         from cameras.embedder import load_embedder
         from cameras.source import open_source
@@ -160,6 +175,8 @@ def run_camera_actors(actors: Sequence[Any], names: Sequence[str], progress: boo
     finally:
         for bar in bars:
             bar.close()
+        for actor in actors:  # free each actor's CPU now: Ray would release it only when the handle is collected
+            ray.kill(actor)
     return [results[i] for i in range(len(refs))]
 
 

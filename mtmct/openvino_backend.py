@@ -31,7 +31,11 @@ class OpenVinoBackend(Backend):
         self._compile()
 
     def _compile(self) -> None:
-        config = {"INFERENCE_NUM_THREADS": self.threads} if self.threads and self._ov_device == "CPU" else {}
+        config = {}
+        if self.threads and self._ov_device == "CPU":
+            # OpenVINO pins its threads to the first cores; two capped processes (camera actors) would then share
+            # one core (measured: 2 actors ran at the speed of 1), so a capped model floats instead.
+            config = {"INFERENCE_NUM_THREADS": self.threads, "ENABLE_CPU_PINNING": False}
         self._compiled = self._core.compile_model(self._model, self._ov_device, config)
         self._request = self._compiled.create_infer_request()
 
