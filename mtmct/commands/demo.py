@@ -60,4 +60,6 @@ def run(args: argparse.Namespace) -> int:
         print(f"   outputs in {out.resolve()}:")
         print("     mtmct_result.txt (camera,global_id,frame,x,y,w,h), cameras/<camera>.txt (MOT, local ids),")
         print("     tracklets.jsonl + tracklets.npz (embeddings), crops/ (JPEG crops per tracklet)")
+        print(f"   database: {result.db_url} (run '{result.run_id}')")
+        print(f"     browse it: mtmct serve --db {result.db_url}")
     return 0
