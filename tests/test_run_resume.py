@@ -20,7 +20,7 @@ from storage.engine import create_db_engine
 
 MTMCT = str(Path(sys.executable).with_name("mtmct"))
 ROOT = Path(__file__).resolve().parents[1]
-FRAMES = "150"
+FRAMES = "250"  # the long camera; the short one has 98 frames, so a kill lands between them with margin
 
 QUERIES = {  # everything a run stores, without its run id, in a stable order
     "cameras": "SELECT camera_id, frames, status, error FROM cameras WHERE run_id = :r ORDER BY camera_id",
