@@ -130,7 +130,7 @@ def run_cameras(
     url = resolve_url(db, out)
     repo = Repository(open_database(url))  # fails fast, before any work, when the database is unreachable
     run_id = run_id or cfg.name
-    if resume and run_id not in {r.id for r in repo.list_runs()}:
+    if resume and not repo.list_runs(run_id):
         raise MtmctError(f"--resume: unknown run id '{run_id}' (nothing to resume; drop --resume to start it)")
     start = time.perf_counter()
     kept = repo.start_run(run_id, config_text(cfg), cfg.name, cfg.cameras, resume=resume)

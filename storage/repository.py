@@ -230,13 +230,17 @@ class Repository:
             self._require_run(conn, run_id)
             return self._finished(conn, run_id)
 
-    def list_runs(self) -> list[RunInfo]:
+    def list_runs(self, run_id: str | None = None) -> list[RunInfo]:
+        """Every run (or just ``run_id``, an empty list when unknown), oldest first, with its counts."""
+
         def count(model: type, key: ColumnElement) -> ColumnElement:
             return select(func.count()).select_from(model).where(key == Run.id).scalar_subquery()
 
         query = select(Run.id, Run.name, Run.status, Run.started_at, Run.finished_at, count(Camera, Camera.run_id),
                        count(TrackletRow, TrackletRow.run_id), count(Identity, Identity.run_id)
                        ).order_by(Run.started_at)
+        if run_id is not None:
+            query = query.where(Run.id == run_id)
         with self.db.read() as conn:
             return [RunInfo(*row) for row in conn.execute(query)]
 

@@ -2,39 +2,23 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+import dataclasses
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel
 
 from mtmct.dashboard.web import ERRORS, page, store
+from storage.repository import CameraInfo, RunInfo
 
 router = APIRouter()
 
 
-class RunOut(BaseModel):
-    id: str
-    name: str
-    status: str
-    started_at: datetime
-    finished_at: datetime | None
-    cameras: int
-    tracklets: int
-    identities: int
+@dataclasses.dataclass(frozen=True)
+class RunDetailOut(RunInfo):
+    """A run's summary (storage's own type, which FastAPI documents as it is) plus its cameras."""
 
-
-class CameraOut(BaseModel):
-    camera_id: str
-    source: str | None
-    fps: float | None
-    frames: int | None
-    status: str
-    error: str | None
-
-
-class RunDetailOut(RunOut):
-    camera_list: list[CameraOut]
+    camera_list: list[CameraInfo]
 
 
 class HealthOut(BaseModel):
@@ -48,10 +32,10 @@ def health(request: Request) -> HealthOut:
     return HealthOut(database="ok")
 
 
-@router.get("/api/runs", response_model=list[RunOut], responses=ERRORS, tags=["runs"])
-def list_runs(request: Request) -> list[RunOut]:
+@router.get("/api/runs", response_model=list[RunInfo], responses=ERRORS, tags=["runs"])
+def list_runs(request: Request) -> list[RunInfo]:
     """Every stored run, oldest first, with its counts of cameras, tracklets and global identities."""
-    return [RunOut(**vars(r)) for r in store(request).repo().list_runs()]
+    return store(request).repo().list_runs()
 
 
 @router.get("/api/runs/{run_id}", response_model=RunDetailOut, responses=ERRORS, tags=["runs"])
@@ -62,8 +46,7 @@ def get_run(request: Request, run_id: str) -> RunDetailOut:
 
 def run_detail(request: Request, run_id: str) -> RunDetailOut:
     run = store(request).run(run_id)
-    cameras = [CameraOut(**vars(c)) for c in store(request).repo().list_cameras(run_id)]
-    return RunDetailOut(**vars(run), camera_list=cameras)
+    return RunDetailOut(**vars(run), camera_list=store(request).repo().list_cameras(run_id))
 
 
 @router.get("/", response_class=HTMLResponse, include_in_schema=False)

@@ -45,9 +45,8 @@ class Store:
 
     def run(self, run_id: str) -> RunInfo:
         """The run, or 404."""
-        for run in self.repo().list_runs():
-            if run.id == run_id:
-                return run
+        for run in self.repo().list_runs(run_id):
+            return run
         raise HTTPException(404, f"unknown run id {run_id!r}")
 
     def identity(self, run_id: str, global_id: int) -> IdentityInfo:

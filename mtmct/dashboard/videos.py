@@ -13,13 +13,14 @@ from fastapi import APIRouter, HTTPException, Path, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from mtmct.dashboard import frames as drawing
-from mtmct.dashboard.runs import CameraOut, run_detail
+from mtmct.dashboard.runs import run_detail
 from mtmct.dashboard.web import ERRORS, IMAGE, frames, page, store
+from storage.repository import CameraInfo
 
 router = APIRouter()
 
 
-def camera(request: Request, run_id: str, camera_id: str) -> CameraOut:
+def camera(request: Request, run_id: str, camera_id: str) -> CameraInfo:
     for cam in run_detail(request, run_id).camera_list:
         if cam.camera_id == camera_id:
             return cam
