@@ -128,6 +128,9 @@ def shape_of(dims) -> list[int]:
     """Normalise a runtime's shape (symbolic names, None, Dimension objects) to ints with -1 for dynamic."""
     out = []
     for d in dims:
+        if hasattr(d, "is_static"):  # OpenVINO Dimension: int() of it is not its length
+            out.append(d.get_length() if d.is_static else -1)
+            continue
         try:
             v = int(d)
             out.append(v if v > 0 else -1)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mtmct.backend import Backend
+from mtmct.backend import Backend, shape_of
 from mtmct.errors import MtmctError
 
 
@@ -28,7 +28,7 @@ class OpenVinoBackend(Backend):
             self._model = self._core.read_model(str(self.model_file))
         except Exception as exc:
             raise MtmctError(f"cannot load OpenVINO model {self.model_file}: {str(exc).splitlines()[0]}") from exc
-        self._compile()
+        self._compiled = self._request = None  # compiled at the first inference, after any reshape
 
     def _compile(self) -> None:
         config = {}
@@ -36,7 +36,10 @@ class OpenVinoBackend(Backend):
             # OpenVINO pins its threads to the first cores; two capped processes (camera actors) would then share
             # one core (measured: 2 actors ran at the speed of 1), so a capped model floats instead.
             config = {"INFERENCE_NUM_THREADS": self.threads, "ENABLE_CPU_PINNING": False}
-        self._compiled = self._core.compile_model(self._model, self._ov_device, config)
+        try:
+            self._compiled = self._core.compile_model(self._model, self._ov_device, config)
+        except Exception as exc:
+            raise MtmctError(f"cannot compile OpenVINO model {self.model_file}: {str(exc).splitlines()[0]}") from exc
         self._request = self._compiled.create_infer_request()
 
     @property
@@ -45,14 +48,15 @@ class OpenVinoBackend(Backend):
 
     @property
     def input_shapes(self) -> list[list[int]]:
-        return [_dims(i.get_partial_shape()) for i in self._model.inputs]
+        return [shape_of(i.get_partial_shape()) for i in self._model.inputs]
 
     @property
     def output_shapes(self) -> list[list[int]]:
-        return [_dims(o.get_partial_shape()) for o in self._model.outputs]
+        return [shape_of(o.get_partial_shape()) for o in self._model.outputs]
 
     def allow_dynamic_batch(self) -> bool:
-        """OMZ models are exported with batch 1; most reshape cleanly to a dynamic batch, once."""
+        """OMZ models are exported with batch 1; most reshape cleanly to a dynamic batch (before compiling, so
+        the model is compiled once)."""
         shape = self.input_shapes[0]
         if shape[0] == -1:
             return True
@@ -60,15 +64,13 @@ class OpenVinoBackend(Backend):
             import openvino as ov
 
             self._model.reshape({self._model.inputs[0]: ov.PartialShape([-1, *shape[1:]])})
-            self._compile()
         except Exception:
             return False
         return True
 
     def infer(self, inputs: dict[str, np.ndarray]) -> list[np.ndarray]:
+        if self._request is None:
+            self._compile()
         result = self._request.infer(inputs)
         return [np.asarray(result[o]) for o in self._compiled.outputs]
 
-
-def _dims(partial_shape) -> list[int]:
-    return [d.get_length() if d.is_static else -1 for d in partial_shape]

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mtmct.backend import Backend
+from mtmct.backend import Backend, shape_of
 from mtmct.errors import MtmctError
 
 log = logging.getLogger(__name__)
@@ -84,4 +84,4 @@ def _declared_shapes(model_file: Path) -> dict[str, list[int]]:
     except Exception as exc:  # protobuf's DecodeError; the predictor loaded it, so shapes are only a nicety
         log.warning("cannot read declared shapes of %s: %s", model_file, exc)
         return {}
-    return {v.name: [int(d) if d > 0 else -1 for d in v.type.lod_tensor.tensor.dims] for v in desc.blocks[0].vars}
+    return {v.name: shape_of(v.type.lod_tensor.tensor.dims) for v in desc.blocks[0].vars}
