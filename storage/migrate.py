@@ -43,8 +43,14 @@ def current_revision(conn: Connection) -> str | None:
 
 
 def ensure_head(db: Database, upgrade: bool) -> None:
-    """Upgrade (inside one write transaction, so concurrent openers queue) or refuse a database behind head."""
+    """Upgrade (inside one write transaction, so concurrent openers queue) or refuse a database behind head.
+
+    The common case, a database already at head, is answered by a read: a SQLite write lock here would make every
+    viewer or query wait behind a running ``mtmct run``'s camera transaction."""
     head = head_revision()
+    with db.read() as conn:
+        if current_revision(conn) == head:
+            return
     with db.write() as conn:
         current = current_revision(conn)
         if current == head:

@@ -38,6 +38,7 @@ def run(args: argparse.Namespace) -> int:
     from mtmct.camera_config import load_camera_config
     from mtmct.eval_mtmc import evaluate_mtmc, read_mtmc
     from mtmct.pipeline import run_cameras
+    from storage.engine import safe_url
 
     configs = {name: ROOT / "configs" / "cameras" / f"{name}.yaml" for name in DEMOS}
     loaded = {name: load_camera_config(path) for name, path in configs.items()}
@@ -60,6 +61,6 @@ def run(args: argparse.Namespace) -> int:
         print(f"   outputs in {out.resolve()}:")
         print("     mtmct_result.txt (camera,global_id,frame,x,y,w,h), cameras/<camera>.txt (MOT, local ids),")
         print("     tracklets.jsonl + tracklets.npz (embeddings), crops/ (JPEG crops per tracklet)")
-        print(f"   database: {result.db_url} (run '{result.run_id}')")
-        print(f"     browse it: mtmct serve --db {result.db_url}")
+        print(f"   database: {safe_url(result.db_url)} (run '{result.run_id}')")
+        print(f"     browse it: mtmct serve --db {safe_url(result.db_url)}")
     return 0

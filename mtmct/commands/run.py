@@ -24,6 +24,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from mtmct.errors import MtmctError
     from mtmct.pipeline import run_cameras
+    from storage.engine import safe_url
 
     if args.max_frames is not None and args.max_frames < 1:
         raise MtmctError(f"--max-frames must be at least 1, got {args.max_frames}")
@@ -37,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"{len(result.identities)} global identities ({multi} seen by more than one camera), "
           f"fusion {result.fusion_s:.2f} s, total {result.wall_s:.1f} s")
     print(f"results: {result.result_file}")
-    print(f"database: run '{result.run_id}' in {result.db_url.split('@')[-1]}")
+    print(f"database: run '{result.run_id}' in {safe_url(result.db_url)}")
     if result.failed:
         if len(result.failed) == len(result.cameras):
             raise MtmctError("every camera failed: " + "; ".join(c.error for c in result.failed))

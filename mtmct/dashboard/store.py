@@ -50,8 +50,7 @@ class Store:
         raise HTTPException(404, f"unknown run id {run_id!r}")
 
     def identity(self, run_id: str, global_id: int) -> IdentityInfo:
-        """The identity with its tracklets and crops, or 404."""
-        self.run(run_id)
+        """The identity with its tracklets and crops, or 404 (get_identity checks the run id itself)."""
         try:
             return self.repo().get_identity(run_id, global_id)
         except MtmctError as error:
