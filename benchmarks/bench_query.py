@@ -75,7 +75,7 @@ def from_arrays(x: np.ndarray, ident: np.ndarray, path: Path) -> QueryIndex:
 
     n = len(x)
     built = TrackletIndex(DIM, nprobe=NPROBE, use_gpu=False).build(x)
-    return QueryIndex(built._cpu, np.array(["bench"]), np.array([f"c{i}" for i in range(CAMERAS)]),
+    return QueryIndex(built.cpu_index, np.array(["bench"]), np.array([f"c{i}" for i in range(CAMERAS)]),
                       np.zeros(n, np.int32), (np.arange(n) % CAMERAS).astype(np.int32), np.arange(n, dtype=np.int64),
                       ident.astype(np.int64) + 1, "synthetic", path=path)
 

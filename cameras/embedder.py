@@ -9,7 +9,7 @@ models fold mean/scale into the IR and take raw BGR.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import cv2
@@ -129,7 +129,7 @@ def preprocess_for(backend: Backend, model_path: Path) -> ImagePreprocess:
 
         return reid_preprocess(backend.model_file.parent, default_size=size)
     if backend.name == "openvino":
-        return ImagePreprocess(size=size, rgb=False, scale=1.0, mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0))
+        return replace(BGR_RAW, size=size)
     return ImagePreprocess(size=size)
 
 

@@ -117,7 +117,6 @@ class TrackletBuilder:
         self.n_crops, self.crop_height, self.jpeg_quality = n_crops, crop_height, jpeg_quality
         self._open: dict[int, _Open] = {}
         self._heights: deque[float] = deque(maxlen=2000)  # recent box heights: the camera's typical person size
-        self._last_frame = 0
 
     @property
     def open_ids(self) -> list[int]:
@@ -140,7 +139,6 @@ class TrackletBuilder:
     def update(self, frame: int, timestamp: float, tracks: FrameTracks, image: np.ndarray | None = None,
                ) -> list[Tracklet]:
         """Add one frame (``image`` for crops, optional). Returns tracklets closed by this frame."""
-        self._last_frame = frame
         weights = self.weights(tracks)
         self._heights.extend(float(h) for h in tracks.tlwh[:, 3])
         crops = crop_boxes(image, self._xyxy(tracks.tlwh)) if image is not None and self.n_crops else None

@@ -188,13 +188,6 @@ def _allowed(pairs: np.ndarray, table: _Table, topology: Topology) -> np.ndarray
     return allowed
 
 
-def gate_pairs(pairs: np.ndarray, sims: np.ndarray, table: _Table,
-               topology: Topology) -> tuple[np.ndarray, np.ndarray]:
-    """The pairs (tracklet rows) that :meth:`Topology.may_link` allows, with their similarities."""
-    allowed = _allowed(pairs, table, topology)
-    return pairs[allowed], sims[allowed]
-
-
 def time_pairs(group: np.ndarray, start: np.ndarray, end: np.ndarray, max_gap: float) -> np.ndarray:
     """Pairs ``(P, 2)`` of rows ``i < j`` in the same ``group`` whose gap (later start minus earlier end) is at
     most ``max_gap`` seconds, overlapping pairs included. A sweep over start times sorted within groups: each

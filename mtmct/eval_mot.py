@@ -15,11 +15,13 @@ Both metric libraries then see the same cleaned frames, matched at IoU >= 0.5.
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Literal
 
 import numpy as np
@@ -105,13 +107,14 @@ def _accumulate(frames: _Frames):
     return acc
 
 
-def _trackeval():
-    """TrackEval's base dataset class; its package prints about optional datasets on import, so mute that."""
+@functools.cache
+def _trackeval() -> SimpleNamespace:
+    """TrackEval's base dataset class and HOTA, imported once; its package prints about optional datasets on
+    import, so mute that."""
     with contextlib.redirect_stdout(io.StringIO()):
         from trackeval.datasets._base_dataset import _BaseDataset
         from trackeval.metrics import HOTA
-    _trackeval._BaseDataset, _trackeval.HOTA = _BaseDataset, HOTA
-    return _trackeval
+    return SimpleNamespace(_BaseDataset=_BaseDataset, HOTA=HOTA)
 
 
 def _hota(frames: _Frames) -> dict:

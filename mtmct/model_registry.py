@@ -19,6 +19,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from mtmct.backend import PADDLE_MODEL_NAMES
 from mtmct.errors import MtmctError
 
 log = logging.getLogger(__name__)
@@ -50,7 +51,7 @@ REGISTRY: dict[str, RegistryEntry] = {
     ]
 }
 
-REQUIRED_PADDLE_FILES = (("model.pdmodel", "inference.pdmodel"), ("model.pdiparams", "inference.pdiparams"))
+REQUIRED_PADDLE_FILES = (PADDLE_MODEL_NAMES, tuple(n.replace(".pdmodel", ".pdiparams") for n in PADDLE_MODEL_NAMES))
 
 
 def model_home() -> Path:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from cameras.source import is_url
 from mtmct.errors import MtmctError
 from mtmct.tracking import TrackResult, track
 
@@ -32,7 +33,7 @@ def mot_predict(
         if not str(video_stream).isdigit():
             raise MtmctError(f"from_device=True needs a camera index such as '0', got {video_stream!r}")
         video_stream = int(video_stream)
-    elif not Path(str(video_stream)).exists() and "://" not in str(video_stream):
+    elif not Path(str(video_stream)).exists() and not is_url(str(video_stream)):
         raise MtmctError(f"video_stream {video_stream} does not exist")
     out = Path(output_dir or ".") / "mot_outputs"
     return track(str(video_stream), out=out, detector=detector, reid=reid, save_video=visualization,

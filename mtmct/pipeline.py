@@ -188,7 +188,7 @@ def write_outputs(result: RunResult) -> None:
         for frame, (x, y, w, h) in zip(t.frames, t.boxes):
             rows.append((t.camera_id, t.global_id, int(frame), x, y, w, h))
     rows.sort(key=lambda r: (r[0], r[2], r[1]))
-    with open(out / "mtmct_result.txt", "w") as fh:
+    with open(result.result_file, "w") as fh:
         fh.writelines(f"{c},{g},{f},{x:.2f},{y:.2f},{w:.2f},{h:.2f}\n" for c, g, f, x, y, w, h in rows)
     crops = out / "crops"
     crops.mkdir(exist_ok=True)

@@ -221,8 +221,7 @@ def find_people(img: np.ndarray, mode: Mode, detector: Any) -> tuple[list[Any], 
     scene = mode == "scene" or w > h or max(h, w) > LARGE_PX
     dets = detector().detect(img)
     if not scene:
-        largest = float(np.max((dets.xyxy[:, 2] - dets.xyxy[:, 0]) * (dets.xyxy[:, 3] - dets.xyxy[:, 1]),
-                               initial=0.0))
+        largest = float(np.max(dets.areas, initial=0.0))
         if largest >= CROP_AREA * h * w or not len(dets):
             return [None], [img]
     if not len(dets):
