@@ -26,7 +26,7 @@ from typing import Literal
 
 import numpy as np
 
-from mtmct.mot_io import read_mot
+from mtmct.mot_io import read_mot, rows_by_frame
 
 log = logging.getLogger(__name__)
 
@@ -77,8 +77,9 @@ def _prepare(gt: np.ndarray, pred: np.ndarray, gt_format: GtFormat) -> _Frames:
     fmt = _gt_format(gt, gt_format)
     frames = np.union1d(gt[:, 0], pred[:, 0]).astype(int)
     out = _Frames([], [], [], [])
+    gt_at, pred_at = rows_by_frame(gt), rows_by_frame(pred)
     for frame in frames:
-        g, p = gt[gt[:, 0] == frame], pred[pred[:, 0] == frame]
+        g, p = gt_at.get(frame, gt[:0]), pred_at.get(frame, pred[:0])
         if fmt == "mot17":
             if len(g) and len(p):  # drop predictions that sit on a distractor: they are neither TP nor FP
                 scores = _box_iou(g[:, 2:6], p[:, 2:6])

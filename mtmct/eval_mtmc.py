@@ -17,8 +17,9 @@ from pathlib import Path
 import numpy as np
 
 from mtmct.errors import MtmctError
+from mtmct.eval_mot import IOU_THRESHOLD
+from mtmct.mot_io import rows_by_frame
 
-IOU_THRESHOLD = 0.5
 Row = Sequence  # (camera, global_id, frame, x, y, w, h)
 _MM_NAMES = {"idf1": "idf1", "idp": "idp", "idr": "idr", "mota": "mota", "motp": "motp", "idsw": "num_switches",
              "fp": "num_false_positives", "fn": "num_misses", "num_gt": "num_objects",
@@ -60,8 +61,9 @@ def _accumulate(acc, gt: np.ndarray, pred: np.ndarray, start: int) -> int:
     import motmetrics as mm
 
     frames = np.union1d(gt[:, 0], pred[:, 0])
+    gt_at, pred_at = rows_by_frame(gt), rows_by_frame(pred)
     for offset, frame in enumerate(frames):
-        g, p = gt[gt[:, 0] == frame], pred[pred[:, 0] == frame]
+        g, p = gt_at.get(int(frame), gt[:0]), pred_at.get(int(frame), pred[:0])
         dist = mm.distances.iou_matrix(g[:, 2:6], p[:, 2:6], max_iou=1 - IOU_THRESHOLD)
         acc.update(g[:, 1].astype(int), p[:, 1].astype(int), dist, frameid=start + offset)
     return start + len(frames)

@@ -53,7 +53,7 @@ def reid_from_mot(video: str | Path, gt: str | Path, camera_id: int, out: str | 
     cleaner crops, and fewer identities when people are far away.
     """
     from cameras.source import open_source
-    from mtmct.mot_io import read_mot
+    from mtmct.mot_io import read_mot, rows_by_frame
 
     video, gt, out = Path(video), Path(gt), Path(out)
     if every < 1:
@@ -66,9 +66,7 @@ def reid_from_mot(video: str | Path, gt: str | Path, camera_id: int, out: str | 
     first, last = frames
     rows = read_mot(gt)
     rows = rows[(rows[:, 6] != 0) & (rows[:, 1] > 0)]
-    by_frame: dict[int, np.ndarray] = {}
-    for frame in np.unique(rows[:, 0]).astype(int):
-        by_frame[frame] = rows[rows[:, 0] == frame]
+    by_frame = rows_by_frame(rows)
     out.mkdir(parents=True, exist_ok=True)
     crops, ids, seen = 0, set(), 0
     with open_source(video) as source:

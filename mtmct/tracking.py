@@ -23,7 +23,7 @@ from cameras.source import DEFAULT_FPS, Source, SourceError, camera_id_for, open
 from mtmct.annotate import VideoWriter, draw_boxes, draw_tails
 from mtmct.detections import Detections
 from mtmct.errors import MtmctError
-from mtmct.mot_io import read_mot
+from mtmct.mot_io import format_mot_rows, read_mot, rows_by_frame
 
 log = logging.getLogger(__name__)
 
@@ -87,11 +87,7 @@ def load_tracker(config: str | Path | dict | None = None, motion_only: bool = Fa
 def _det_file_frames(path: Path, conf: float) -> dict[int, Detections]:
     rows = read_mot(path)
     rows = rows[rows[:, 6] >= conf]
-    out: dict[int, Detections] = {}
-    for frame in np.unique(rows[:, 0]).astype(int):
-        sel = rows[rows[:, 0] == frame]
-        out[frame] = Detections.from_tlwh(sel[:, 2:6], sel[:, 6])
-    return out
+    return {frame: Detections.from_tlwh(sel[:, 2:6], sel[:, 6]) for frame, sel in rows_by_frame(rows).items()}
 
 
 def _det_file_camera(path: Path) -> str:
@@ -203,8 +199,8 @@ def track(
             frame_rows = [[index, t.track_id, *t.tlwh, t.score, -1, -1, -1] for t in tracks]
             rows.extend(frame_rows)
             if mot_out is not None:
-                mot_out.write("".join(f"{int(r[0])},{int(r[1])},{r[2]:.2f},{r[3]:.2f},{r[4]:.2f},{r[5]:.2f},"
-                                      f"{r[6]:.4f},-1,-1,-1\n" for r in frame_rows))
+                mot_out.write(format_mot_rows(index, [r[1] for r in frame_rows], [r[2:6] for r in frame_rows],
+                                              [r[6] for r in frame_rows]))
             if video is not None:
                 shown = [t for t in tracks if t.score >= draw_threshold]
                 for t in shown:
