@@ -39,7 +39,7 @@ from fusion.clustering import constrained_clusters, edge_graph
 from fusion.motion import continuity_error, end_states
 from fusion.rerank import cosine_distance, rerank_set
 from fusion.topology import OVERLAP, Topology
-from fusion.tracklet_index import TrackletIndex, similar_pairs
+from fusion.tracklet_index import TrackletIndex, index_pairs, similar_pairs
 from mtmct.errors import MtmctError
 from mtmct.tracklet import SHORT, SMALL, GlobalIdentity, Tracklet
 
@@ -165,15 +165,7 @@ def _gpu_pairs(emb: np.ndarray, similarity: float, k: int, exact_max_n: int, npr
                use_gpu: bool | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """kNN pairs through a (GPU) :class:`TrackletIndex`, where per-query search is fast."""
     index = TrackletIndex(emb.shape[1], exact_max_n=exact_max_n, nprobe=nprobe, use_gpu=use_gpu).build(emb)
-    kk = min(k + 1, len(emb))  # +1: each row finds itself
-    found_i, found_j, found_s = [], [], []
-    for lo in range(0, len(emb), 65536):
-        sims, ids = index.search(emb[lo:lo + 65536], kk)
-        q = np.repeat(np.arange(lo, lo + len(ids)), kk)
-        ids, sims = ids.reshape(-1), sims.reshape(-1)
-        keep = (ids >= 0) & (ids != q) & (sims >= similarity)
-        found_i.append(q[keep]), found_j.append(ids[keep]), found_s.append(sims[keep])
-    return np.concatenate(found_i), np.concatenate(found_j), np.concatenate(found_s)
+    return index_pairs(index, emb, k, similarity)
 
 
 def _allowed(pairs: np.ndarray, table: _Table, topology: Topology) -> np.ndarray:

@@ -122,6 +122,21 @@ def _id_map(index) -> np.ndarray:
     return faiss.vector_to_array(index.id_map).astype(np.int64)
 
 
+def index_pairs(index: TrackletIndex, x: np.ndarray, k: int, min_similarity: float,
+                chunk: int = 65536) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each row of ``x`` (the vectors ``index`` holds, ids = row numbers) searched in ``index``: its up to ``k``
+    nearest other rows with similarity >= ``min_similarity``, as flat ``(rows, cols, sims)``."""
+    kk = min(k + 1, len(x))  # +1: each row finds itself
+    found_i, found_j, found_s = [], [], []
+    for lo in range(0, len(x), chunk):
+        sims, ids = index.search(x[lo:lo + chunk], kk)
+        rows = np.repeat(np.arange(lo, lo + len(ids)), kk)
+        ids, sims = ids.reshape(-1), sims.reshape(-1)
+        keep = (ids >= 0) & (ids != rows) & (sims >= min_similarity)
+        found_i.append(rows[keep]), found_j.append(ids[keep]), found_s.append(sims[keep])
+    return np.concatenate(found_i), np.concatenate(found_j), np.concatenate(found_s)
+
+
 def similar_pairs(vectors: np.ndarray, k: int, min_similarity: float, exact_max_n: int = 20_000,
                   nlist: int | None = None, nprobe: int = 16, seed: int = 0,
                   progress: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -143,12 +158,8 @@ def similar_pairs(vectors: np.ndarray, k: int, min_similarity: float, exact_max_
     n, dim = x.shape
     if n < 2 or k <= 0:
         return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float32)
-    if n <= exact_max_n:
-        sims, ids = TrackletIndex(dim, exact_max_n=n).build(x).search(x, min(k + 1, n))
-        rows = np.repeat(np.arange(n), ids.shape[1])
-        ids, sims = ids.reshape(-1), sims.reshape(-1)
-        keep = (ids >= 0) & (ids != rows) & (sims >= min_similarity)
-        return rows[keep], ids[keep], sims[keep]
+    if n <= exact_max_n:  # CPU, whatever GPUs faiss sees: the GPU path is fusion's choice, not this function's
+        return index_pairs(TrackletIndex(dim, exact_max_n=n, use_gpu=False).build(x), x, k, min_similarity)
     nlist = max(1, min(nlist or int(2 * math.sqrt(n)), n // 39))
     nprobe = min(nprobe, nlist)
     rng = np.random.default_rng(seed)
