@@ -134,6 +134,11 @@ def run_cameras(
         raise MtmctError(f"--resume: unknown run id '{run_id}' (nothing to resume; drop --resume to start it)")
     start = time.perf_counter()
     kept = repo.start_run(run_id, config_text(cfg), cfg.name, cfg.cameras, resume=resume)
+    # read now, while the run holds only the kept cameras (start_run dropped the rest), not after the new ones
+    stored: dict[str, list[Tracklet]] = {cam: [] for cam in kept}
+    for t in repo.load_tracklets(run_id, crops=True) if kept else []:
+        if t.camera_id in stored:
+            stored[t.camera_id].append(t)
     cam_dir = out / "cameras"
     cam_dir.mkdir(parents=True, exist_ok=True)
     todo = [cam for cam in cfg.cameras if cam.id not in kept]
@@ -161,10 +166,8 @@ def run_cameras(
         for w in workers:
             results.append(CameraWorker(**w).run())
             store(results[-1])
-    if kept:
-        stored = [t for t in repo.load_tracklets(run_id, crops=True) if t.camera_id in kept]
-        results += [CameraResult(cam, frames=int(max((t.end_frame for t in stored if t.camera_id == cam), default=0)),
-                                 tracklets=[t for t in stored if t.camera_id == cam]) for cam in kept]
+    results += [CameraResult(cam, frames=int(max((t.end_frame for t in ts), default=0)), tracklets=ts)
+                for cam, ts in stored.items()]
     order = {cam.id: i for i, cam in enumerate(cfg.cameras)}
     results.sort(key=lambda r: order[r.camera_id])
     # one order whatever path produced them, so a resumed run fuses exactly like an uninterrupted one
