@@ -27,7 +27,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from mtmct.tracklet import GlobalIdentity, Tracklet  # noqa: E402
+from mtmct.core.tracklet import GlobalIdentity, Tracklet  # noqa: E402
 from storage import Repository, open_database  # noqa: E402
 
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"

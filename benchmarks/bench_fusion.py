@@ -33,7 +33,7 @@ sys.path.insert(0, str(ROOT))
 from fusion.clustering import edge_graph  # noqa: E402
 from fusion.fusion import candidate_edges, fuse  # noqa: E402
 from fusion.topology import Link, Topology  # noqa: E402
-from mtmct.tracklet import SHORT, Tracklet  # noqa: E402
+from mtmct.core.tracklet import SHORT, Tracklet  # noqa: E402
 
 CAMERAS = [f"cam{i}" for i in range(8)]
 OVERLAPS = {(0, 1), (4, 5)}

@@ -18,14 +18,14 @@ import os
 import sys
 import tempfile
 import time
-import zlib  # noqa: F401  (before paddle: see mtmct/paddle_backend.py)
+import zlib  # noqa: F401  (before paddle: see mtmct/core/models/paddle_backend.py)
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from cameras.camera_actor import camera_actor_class, run_camera_actors  # noqa: E402
-from mtmct.camera_config import load_camera_config  # noqa: E402
+from mtmct.core.camera_config import load_camera_config  # noqa: E402
 
 
 def camera_stage(cfg, cameras, frames: int, out: Path) -> tuple[int, float, float]:

@@ -33,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from mtmct import query_index  # noqa: E402
 from mtmct.query import describe  # noqa: E402
 from mtmct.query_index import NPROBE, QueryIndex, fingerprint, open_index  # noqa: E402
-from mtmct.tracklet import GlobalIdentity, Tracklet  # noqa: E402
+from mtmct.core.tracklet import GlobalIdentity, Tracklet  # noqa: E402
 from storage import Repository, open_database  # noqa: E402
 
 DIM, PER_ID, CAMERAS, NOISE = 256, 5, 8, 0.6

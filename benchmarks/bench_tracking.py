@@ -17,7 +17,7 @@ import os
 import sys
 import tempfile
 import time
-import zlib  # noqa: F401  (before paddle: see mtmct/paddle_backend.py)
+import zlib  # noqa: F401  (before paddle: see mtmct/core/models/paddle_backend.py)
 from pathlib import Path
 
 import cv2
@@ -29,9 +29,9 @@ sys.path.insert(0, str(ROOT))
 from cameras.deepsort import DeepSort  # noqa: E402
 from cameras.detector import load_detector  # noqa: E402
 from cameras.embedder import load_embedder  # noqa: E402
-from mtmct.detections import Detections  # noqa: E402
+from mtmct.core.detections import Detections  # noqa: E402
 from mtmct.eval_mot import evaluate_mot  # noqa: E402
-from mtmct.mot_io import read_mot  # noqa: E402
+from mtmct.core.mot_io import read_mot  # noqa: E402
 from mtmct.tracking import DEFAULT_CONF, load_tracker, track  # noqa: E402
 
 

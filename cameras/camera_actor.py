@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from cameras.tracklet_builder import FrameTracks, TrackletBuilder
-from mtmct.camera_config import CameraConfig, ModelsConfig
-from mtmct.errors import MtmctError
-from mtmct.tracklet import Tracklet
+from mtmct.core.camera_config import CameraConfig, ModelsConfig
+from mtmct.core.errors import MtmctError
+from mtmct.core.tracklet import Tracklet
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +86,7 @@ class CameraWorker:
     def _run(self) -> CameraResult:
         from cameras.detector import load_detector
         from cameras.embedder import load_embedder
-        from cameras.source import open_source
+        from cameras.open_source import open_source
         from mtmct.tracking import FrameStep, load_tracker, track
 
         start = time.perf_counter()

@@ -24,8 +24,8 @@ import numpy as np
 from cameras import matching
 from cameras.kalman_filter import KalmanFilter, gating_threshold, xyxy_to_xywh
 from cameras.track import Track
-from mtmct.detections import Detections
-from mtmct.errors import MtmctError
+from mtmct.core.detections import Detections
+from mtmct.core.errors import MtmctError
 
 log = logging.getLogger(__name__)
 

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import numpy as np
 
-from mtmct.backend import Backend, load_backend
-from mtmct.detections import Detections
-from mtmct.errors import MtmctError
-from mtmct.model_registry import resolve_model
+from mtmct.core.models.backend import Backend, load_backend
+from mtmct.core.detections import Detections
+from mtmct.core.errors import MtmctError
+from mtmct.core.models.registry import resolve_model
 
 # arch -> module:class; imported lazily so e.g. the Paddle path costs nothing for an ONNX user
 _DETECTORS = {

@@ -16,42 +16,13 @@ import cv2
 import numpy as np
 import yaml
 
-from mtmct.backend import Backend, load_backend
-from mtmct.errors import MtmctError
-from mtmct.model_registry import resolve_model
+from mtmct.core.models.backend import Backend, load_backend
+from mtmct.core.errors import MtmctError
+from mtmct.core.models.preprocess import BGR_RAW, IMAGENET_MEAN, IMAGENET_STD, ImagePreprocess
+from mtmct.core.models.registry import resolve_model
 
 log = logging.getLogger(__name__)
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
-
-
-@dataclass(frozen=True)
-class ImagePreprocess:
-    """Resize a crop to ``size`` (height, width), reorder channels, scale, normalise, and lay out as NCHW."""
-
-    size: tuple[int, int] = (256, 128)
-    rgb: bool = True
-    scale: float = 1.0 / 255.0
-    mean: tuple[float, float, float] = IMAGENET_MEAN
-    std: tuple[float, float, float] = IMAGENET_STD
-    interpolation: int = cv2.INTER_LINEAR
-
-    def __call__(self, crops: list[np.ndarray]) -> np.ndarray:
-        h, w = self.size
-        batch = np.empty((len(crops), h, w, 3), np.float32)
-        for i, crop in enumerate(crops):
-            img = cv2.resize(crop, (w, h), interpolation=self.interpolation)
-            if self.rgb:
-                img = img[:, :, ::-1]
-            batch[i] = img
-        batch *= self.scale
-        batch -= np.asarray(self.mean, np.float32)
-        batch /= np.asarray(self.std, np.float32)
-        return np.ascontiguousarray(batch.transpose(0, 3, 1, 2))
-
-
-BGR_RAW = ImagePreprocess(rgb=False, scale=1.0, mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0))
 
 
 @dataclass
@@ -125,7 +96,7 @@ def preprocess_for(backend: Backend, model_path: Path) -> ImagePreprocess:
     shape = backend.input_shapes[0]
     size = (shape[2], shape[3]) if len(shape) == 4 and shape[2] > 0 and shape[3] > 0 else (256, 128)
     if backend.name == "paddle":
-        from mtmct.paddle_preprocess import reid_preprocess
+        from mtmct.core.models.paddle_preprocess import reid_preprocess
 
         return reid_preprocess(backend.model_file.parent, default_size=size)
     if backend.name == "openvino":

@@ -38,7 +38,7 @@ def iou_cost(a_xyxy: np.ndarray, b_xyxy: np.ndarray) -> np.ndarray:
 def cosine_cost(galleries: Sequence[np.ndarray], features: np.ndarray) -> np.ndarray:
     """Smallest cosine distance between each track's gallery ``(K_i, D)`` and each feature ``(M, D)``.
 
-    Features are expected L2-normalised (as :class:`~mtmct.detections.Detections` promises). The galleries are
+    Features are expected L2-normalised (as :class:`~mtmct.core.detections.Detections` promises). The galleries are
     stacked into one matrix product and reduced per track, so cost is one BLAS call whatever the budget.
     """
     features = np.asarray(features, dtype=np.float32).reshape(len(features), -1)

@@ -6,10 +6,10 @@ import logging
 
 import numpy as np
 
-from mtmct.backend import Backend
-from mtmct.detections import Detections
-from mtmct.errors import MtmctError
-from mtmct.paddle_preprocess import det_preprocess
+from mtmct.core.models.backend import Backend
+from mtmct.core.detections import Detections
+from mtmct.core.errors import MtmctError
+from mtmct.core.models.paddle_preprocess import det_preprocess
 
 from cameras.detector import Detector
 

@@ -11,9 +11,9 @@ import cv2
 import numpy as np
 
 from cameras.detector import Detector
-from mtmct.backend import Backend
-from mtmct.detections import Detections
-from mtmct.errors import MtmctError
+from mtmct.core.models.backend import Backend
+from mtmct.core.detections import Detections
+from mtmct.core.errors import MtmctError
 
 # Caffe SSD reserves label 0 for background, so a one-class OMZ pedestrian/person model reports label 1.
 PEDESTRIAN_LABELS = {1: 0}

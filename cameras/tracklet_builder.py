@@ -1,4 +1,4 @@
-"""Turn a camera's per-frame tracker output into closed :class:`~mtmct.tracklet.Tracklet`s for fusion.
+"""Turn a camera's per-frame tracker output into closed :class:`~mtmct.core.tracklet.Tracklet`s for fusion.
 
 A track becomes a tracklet when it can no longer come back (unseen for more than ``max_gap`` frames, the
 tracker's ``max_age``) or when the stream ends. Its embedding pools the per-frame ReID features, weighting each
@@ -17,8 +17,8 @@ import cv2
 import numpy as np
 
 from cameras.embedder import crop_boxes
-from mtmct.detections import Detections
-from mtmct.tracklet import SHORT, SMALL, Tracklet
+from mtmct.core.detections import Detections
+from mtmct.core.tracklet import SHORT, SMALL, Tracklet
 
 log = logging.getLogger(__name__)
 

@@ -11,9 +11,9 @@ import cv2
 import numpy as np
 
 from cameras.detector import Detector
-from mtmct.backend import Backend
-from mtmct.detections import Detections
-from mtmct.errors import MtmctError
+from mtmct.core.models.backend import Backend
+from mtmct.core.detections import Detections
+from mtmct.core.errors import MtmctError
 
 STRIDES = (8, 16, 32)
 PAD_VALUE = 114

@@ -40,8 +40,8 @@ from fusion.motion import continuity_error, end_states
 from fusion.rerank import cosine_distance, rerank_set
 from fusion.topology import OVERLAP, Topology
 from fusion.tracklet_index import TrackletIndex, index_pairs, similar_pairs
-from mtmct.errors import MtmctError
-from mtmct.tracklet import SHORT, SMALL, GlobalIdentity, Tracklet
+from mtmct.core.errors import MtmctError
+from mtmct.core.tracklet import SHORT, SMALL, GlobalIdentity, Tracklet
 
 log = logging.getLogger(__name__)
 

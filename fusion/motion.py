@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from fusion.topology import foot_points
-from mtmct.tracklet import Tracklet
+from mtmct.core.tracklet import Tracklet
 
 
 @dataclass(frozen=True)

@@ -38,8 +38,8 @@ from dataclasses import dataclass, field
 import networkx as nx
 import numpy as np
 
-from mtmct.errors import MtmctError
-from mtmct.tracklet import Tracklet
+from mtmct.core.errors import MtmctError
+from mtmct.core.tracklet import Tracklet
 
 NONE, TRANSIT, OVERLAP, SAME = 0, 1, 2, 3
 """Kinds of camera pair in :attr:`Topology.kind`."""

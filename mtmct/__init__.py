@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import importlib
 
-from mtmct.detections import Detections
-from mtmct.errors import MtmctError
+from mtmct.core.detections import Detections
+from mtmct.core.errors import MtmctError
 
 __all__ = ["Detections", "MtmctError", "track", "mot_predict"]
 __version__ = "0.1.0"

@@ -11,7 +11,7 @@ import importlib
 import logging
 import sys
 
-from mtmct.errors import MtmctError
+from mtmct.core.errors import MtmctError
 
 # modules under mtmct.commands, each with register(subparsers) that sets a `run(args) -> int` default
 COMMANDS = ["detect", "track", "run", "eval", "query", "serve", "dataset", "db", "models", "demo"]

@@ -10,9 +10,10 @@ from pathlib import Path
 from tqdm import tqdm
 
 from cameras.detector import Detector, load_detector
-from cameras.source import SourceError, camera_id_for, open_source
-from mtmct.annotate import VideoWriter, draw_boxes
-from mtmct.mot_io import format_det_rows
+from cameras.source import SourceError
+from cameras.open_source import camera_id_for, open_source
+from cameras.annotate import VideoWriter, draw_boxes
+from mtmct.core.mot_io import format_det_rows
 
 log = logging.getLogger(__name__)
 

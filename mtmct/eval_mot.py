@@ -26,7 +26,7 @@ from typing import Literal
 
 import numpy as np
 
-from mtmct.mot_io import read_mot, rows_by_frame
+from mtmct.core.mot_io import read_mot, rows_by_frame
 
 log = logging.getLogger(__name__)
 

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
-from mtmct.errors import MtmctError
+from mtmct.core.errors import MtmctError
 from mtmct.eval_mot import IOU_THRESHOLD
-from mtmct.mot_io import rows_by_frame
+from mtmct.core.mot_io import rows_by_frame
 
 Row = Sequence  # (camera, global_id, frame, x, y, w, h)
 _MM_NAMES = {"idf1": "idf1", "idp": "idp", "idr": "idr", "mota": "mota", "motp": "motp", "idsw": "num_switches",

@@ -1,4 +1,4 @@
-"""Turn trained Paddle checkpoints into inference folders that :func:`mtmct.backend.load_backend` loads.
+"""Turn trained Paddle checkpoints into inference folders that :func:`mtmct.core.models.backend.load_backend` loads.
 
 ``export_model`` wraps PaddleDetection's own export (the same steps as its ``tools/export_model.py``), so a
 detector trained with PaddleDetection deploys here unchanged, NMS included. ``export_reid`` writes a ReID
@@ -22,7 +22,7 @@ from typing import Any
 
 import yaml
 
-from mtmct.errors import MtmctError
+from mtmct.core.errors import MtmctError
 
 log = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from cameras.source import is_url
-from mtmct.errors import MtmctError
+from mtmct.core.errors import MtmctError
 from mtmct.tracking import TrackResult, track
 
 

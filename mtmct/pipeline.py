@@ -26,9 +26,9 @@ import yaml
 from cameras.camera_actor import CameraResult, CameraWorker, camera_actor_class, run_camera_actors
 from fusion.fusion import FusionConfig, fuse
 from fusion.topology import CameraGeometry, Link, Topology
-from mtmct.camera_config import CameraSetConfig, load_camera_config
-from mtmct.errors import MtmctError
-from mtmct.tracklet import GlobalIdentity, Tracklet
+from mtmct.core.camera_config import CameraSetConfig, load_camera_config
+from mtmct.core.errors import MtmctError
+from mtmct.core.tracklet import GlobalIdentity, Tracklet
 from storage import Repository, open_database, resolve_url
 
 log = logging.getLogger(__name__)

@@ -27,7 +27,7 @@ import numpy as np
 from sqlalchemy import and_, or_, select
 from sqlalchemy.engine import make_url
 
-from mtmct.errors import MtmctError
+from mtmct.core.errors import MtmctError
 from mtmct.query_index import Hit, open_index
 
 log = logging.getLogger(__name__)

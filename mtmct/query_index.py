@@ -30,7 +30,7 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
 from fusion.tracklet_index import TrackletIndex
-from mtmct.errors import MtmctError
+from mtmct.core.errors import MtmctError
 from storage import Database, Repository
 from storage.schema import Camera, Identity, Run, TrackletRow
 

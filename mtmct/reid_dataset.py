@@ -15,7 +15,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from mtmct.errors import MtmctError
+from mtmct.core.errors import MtmctError
 
 log = logging.getLogger(__name__)
 
@@ -52,8 +52,8 @@ def reid_from_mot(video: str | Path, gt: str | Path, camera_id: int, out: str | 
     ``min_height`` (pixels, after clipping) drops boxes too small to identify anyone; raising it leaves fewer,
     cleaner crops, and fewer identities when people are far away.
     """
-    from cameras.source import open_source
-    from mtmct.mot_io import read_mot, rows_by_frame
+    from cameras.open_source import open_source
+    from mtmct.core.mot_io import read_mot, rows_by_frame
 
     video, gt, out = Path(video), Path(gt), Path(out)
     if every < 1:

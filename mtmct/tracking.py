@@ -19,11 +19,12 @@ from tqdm import tqdm
 from cameras.deepsort import DeepSort
 from cameras.detector import Detector, load_detector
 from cameras.embedder import Embedder, load_embedder
-from cameras.source import DEFAULT_FPS, Source, SourceError, camera_id_for, open_source
-from mtmct.annotate import VideoWriter, draw_boxes, draw_tails
-from mtmct.detections import Detections
-from mtmct.errors import MtmctError
-from mtmct.mot_io import format_mot_rows, read_mot, rows_by_frame
+from cameras.source import DEFAULT_FPS, Source, SourceError
+from cameras.open_source import camera_id_for, open_source
+from cameras.annotate import VideoWriter, draw_boxes, draw_tails
+from mtmct.core.detections import Detections
+from mtmct.core.errors import MtmctError
+from mtmct.core.mot_io import format_mot_rows, read_mot, rows_by_frame
 
 log = logging.getLogger(__name__)
 

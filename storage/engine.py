@@ -16,7 +16,7 @@ from pathlib import Path
 from sqlalchemy import Connection, Engine, create_engine, event, exc
 from sqlalchemy.engine import URL, make_url
 
-from mtmct.errors import MtmctError
+from mtmct.core.errors import MtmctError
 
 log = logging.getLogger(__name__)
 
@@ -126,22 +126,3 @@ def _sqlite_pragmas(engine: Engine) -> None:
     def _begin(conn: Connection) -> None:
         immediate = conn.get_execution_options().get("sqlite_immediate")
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
-
-
-def open_database(url: str, upgrade: bool | None = None) -> Database:
-    """Connect to ``url`` and check its schema is at the newest migration.
-
-    ``upgrade`` None upgrades SQLite files in place (the embedded default must just work) and asks the user to
-    run ``mtmct db upgrade`` on a server, where schema changes are an administrator's decision.
-    """
-    from storage.migrate import ensure_head
-
-    engine = create_db_engine(url)
-    db = Database(engine)
-    try:
-        ensure_head(db, upgrade=engine.dialect.name == "sqlite" if upgrade is None else upgrade)
-    except BaseException:
-        engine.dispose()
-        raise
-    log.info("database %s ready", db.url)
-    return db

@@ -15,7 +15,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, text
 
-from mtmct.errors import MtmctError
+from mtmct.core.errors import MtmctError
 from storage.engine import Database, create_db_engine
 
 log = logging.getLogger(__name__)
@@ -99,3 +99,20 @@ def revision(url: str, message: str) -> None:
             command.revision(alembic_config(conn), message=message, autogenerate=True)
     finally:
         db.close()
+
+
+def open_database(url: str, upgrade: bool | None = None) -> Database:
+    """Connect to ``url`` and check its schema is at the newest migration.
+
+    ``upgrade`` None upgrades SQLite files in place (the embedded default must just work) and asks the user to
+    run ``mtmct db upgrade`` on a server, where schema changes are an administrator's decision.
+    """
+    engine = create_db_engine(url)
+    db = Database(engine)
+    try:
+        ensure_head(db, upgrade=engine.dialect.name == "sqlite" if upgrade is None else upgrade)
+    except BaseException:
+        engine.dispose()
+        raise
+    log.info("database %s ready", db.url)
+    return db

@@ -17,8 +17,8 @@ import numpy as np
 from sqlalchemy import Connection, and_, bindparam, delete, func, insert, select, update
 from sqlalchemy.sql import ColumnElement
 
-from mtmct.errors import MtmctError
-from mtmct.tracklet import GlobalIdentity, Tracklet
+from mtmct.core.errors import MtmctError
+from mtmct.core.tracklet import GlobalIdentity, Tracklet
 from storage import bulk
 from storage.engine import Database
 from storage.schema import FAILED, FINISHED, PENDING, RUNNING, Box, Camera, Identity, Run, TrackletCrop, TrackletRow
@@ -35,7 +35,7 @@ _IDENTITY_PG = ("text", "int4", "int4", "int4", "float8", "float8")
 
 
 class CameraSpec(Protocol):
-    """What start_run needs of a camera; :class:`mtmct.camera_config.CameraConfig` fits."""
+    """What start_run needs of a camera; :class:`mtmct.core.camera_config.CameraConfig` fits."""
 
     id: str
     source: str

@@ -11,7 +11,7 @@ import uuid
 import pytest
 
 # Paddle bundles its own zlib symbols; a Cython module (scipy, sklearn, lap) imported after paddle then
-# crashes in inflateReset2 unless Python's zlib module was loaded first. mtmct.paddle_backend does the same.
+# crashes in inflateReset2 unless Python's zlib module was loaded first. mtmct.core.models.paddle_backend does the same.
 import zlib  # noqa: F401  (must precede any paddle import)
 
 ROOT = Path(__file__).resolve().parents[1]

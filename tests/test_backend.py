@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from conftest import shared_path
-from mtmct.backend import detect_format, load_backend
-from mtmct.errors import MtmctError
+from mtmct.core.models.backend import detect_format, load_backend
+from mtmct.core.errors import MtmctError
 
 MODELS = {  # folder -> (backend, has a GPU of its own kind here?)
     "yolox-nano-coco": "onnx",

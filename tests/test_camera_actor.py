@@ -12,8 +12,8 @@ import pytest
 
 from cameras.camera_actor import CameraResult, CameraWorker, camera_actor_class, run_camera_actors
 from conftest import shared_path
-from mtmct.camera_config import load_camera_config
-from mtmct.mot_io import read_mot
+from mtmct.core.camera_config import load_camera_config
+from mtmct.core.mot_io import read_mot
 
 ray = pytest.importorskip("ray")
 CONFIG = Path(__file__).resolve().parents[1] / "configs" / "cameras" / "pets09-overlap.yaml"

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from mtmct.camera_config import (REFERENCE, CameraConfig, CameraSetConfig, LinkConfig, ModelsConfig, Zone,
+from mtmct.core.camera_config import (REFERENCE, CameraConfig, CameraSetConfig, LinkConfig, ModelsConfig, Zone,
                                  load_camera_config)
-from mtmct.errors import MtmctError
+from mtmct.core.errors import MtmctError
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = ROOT / "configs" / "cameras"

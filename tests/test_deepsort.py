@@ -11,8 +11,8 @@ import pytest
 import yaml
 
 from cameras.deepsort import DeepSort
-from mtmct.detections import Detections
-from mtmct.errors import MtmctError
+from mtmct.core.detections import Detections
+from mtmct.core.errors import MtmctError
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs" / "trackers"
 RNG = np.random.default_rng(0)

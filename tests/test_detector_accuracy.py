@@ -23,7 +23,7 @@ from conftest import shared_path
 from scipy.optimize import linear_sum_assignment
 
 from cameras.detector import load_detector
-from mtmct.mot_io import read_mot
+from mtmct.core.mot_io import read_mot
 
 IOU = 0.5
 MIN_VISIBILITY = 0.5

@@ -9,7 +9,7 @@ import pytest
 from conftest import shared_path
 
 from cameras.detector import Detector, load_detector
-from mtmct.detections import Detections
+from mtmct.core.detections import Detections
 
 MODELS = {
     "yolox-nano": "yolox-nano-coco",  # COCO: person 0, car 2

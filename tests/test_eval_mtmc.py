@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from conftest import shared_path
-from mtmct.errors import MtmctError
+from mtmct.core.errors import MtmctError
 from mtmct.eval_mtmc import evaluate_mtmc, read_mtmc
 
 

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from conftest import shared_path
-from mtmct.errors import MtmctError
+from mtmct.core.errors import MtmctError
 from mtmct.eval_reid import market_metrics
 
 MTMCT = str(Path(sys.executable).with_name("mtmct"))

@@ -12,8 +12,8 @@ from fusion.clustering import constrained_clusters
 from fusion.fusion import FusionConfig, candidate_graph, fuse, time_pairs
 from fusion.motion import continuity_error, end_states
 from fusion.topology import Link, Topology
-from mtmct.errors import MtmctError
-from mtmct.tracklet import SHORT, Tracklet
+from mtmct.core.errors import MtmctError
+from mtmct.core.tracklet import SHORT, Tracklet
 
 DIM = 32
 

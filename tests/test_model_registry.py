@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 
 from cameras.embedder import load_embedder
-from mtmct import model_registry
+from mtmct.core.models import registry as model_registry
 from mtmct.cli import main
-from mtmct.errors import MtmctError
-from mtmct.model_registry import REGISTRY, is_cached, pull, resolve_model
+from mtmct.core.errors import MtmctError
+from mtmct.core.models.registry import REGISTRY, is_cached, pull, resolve_model
 
 
 @pytest.fixture(autouse=True)

@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mtmct.detections import Detections
-from mtmct.errors import MtmctError
-from mtmct.mot_io import format_det_rows, read_mot, write_mot_dets
+from mtmct.core.detections import Detections
+from mtmct.core.errors import MtmctError
+from mtmct.core.mot_io import format_det_rows, read_mot, write_mot_dets
 
 
 def test_round_trip(tmp_path: Path) -> None:

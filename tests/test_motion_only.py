@@ -12,9 +12,9 @@ import pytest
 from conftest import ROOT, shared_path
 
 from cameras.deepsort import DeepSort
-from mtmct.detections import Detections
+from mtmct.core.detections import Detections
 from mtmct.eval_mot import evaluate_sequences
-from mtmct.mot_io import read_mot
+from mtmct.core.mot_io import read_mot
 
 PRESET = ROOT / "configs" / "trackers" / "deepsort_motion.yaml"
 SORT_MOTA = {"TUD-Campus": 0.627, "ETH-Sunnyday": 0.591}  # SORT README / paper, same detections

@@ -20,7 +20,7 @@ import pytest
 from conftest import ROOT, shared_path
 
 from mtmct.eval_mtmc import evaluate_mtmc, read_mtmc
-from mtmct.mot_io import read_mot
+from mtmct.core.mot_io import read_mot
 from mtmct.pipeline import run_cameras
 
 MIN_IDF1 = 0.60

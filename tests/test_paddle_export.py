@@ -17,11 +17,11 @@ import yaml
 
 from cameras.detector import load_detector
 from cameras.embedder import load_embedder
-from mtmct.backend import load_backend
+from mtmct.core.models.backend import load_backend
 from mtmct.cli import main
-from mtmct.errors import MtmctError
+from mtmct.core.errors import MtmctError
 from mtmct.model_export import export_model, export_reid
-from mtmct.paddle_preprocess import det_preprocess, reid_preprocess
+from mtmct.core.models.paddle_preprocess import det_preprocess, reid_preprocess
 from conftest import ROOT, shared_path
 
 PICODET_CONFIG = ROOT / "configs" / "ppdet" / "picodet_s_192_lcnet_pedestrian.yml"

@@ -20,9 +20,9 @@ import yaml
 
 from conftest import shared_path
 from mtmct import query_index
-from mtmct.errors import MtmctError
+from mtmct.core.errors import MtmctError
 from mtmct.query import query_image, search_by_image
-from mtmct.tracklet import GlobalIdentity, Tracklet
+from mtmct.core.tracklet import GlobalIdentity, Tracklet
 from storage import Repository, open_database, upgrade
 
 MTMCT = str(Path(sys.executable).with_name("mtmct"))

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from conftest import shared_path
-from mtmct.errors import MtmctError
+from mtmct.core.errors import MtmctError
 from mtmct.reid_dataset import clip_box, parse_camera_id, parse_frames, reid_from_mot
 
 MTMCT = str(Path(sys.executable).with_name("mtmct"))

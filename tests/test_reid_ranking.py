@@ -19,7 +19,7 @@ import pytest
 from conftest import shared_path
 
 from cameras.embedder import Embedder, load_embedder
-from mtmct.mot_io import read_mot
+from mtmct.core.mot_io import read_mot
 
 MODELS = {
     "reid-0277": "omz-person-reid-0277/FP16",

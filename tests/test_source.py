@@ -15,7 +15,9 @@ import numpy as np
 import pytest
 
 from cameras.frame_folder_source import FrameFolderSource
-from cameras.source import Frame, SourceError, open_source
+from cameras.source import SourceError
+from cameras.open_source import open_source
+from mtmct.core.frame import Frame
 from cameras.video_source import VideoSource
 from conftest import shared_path
 

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from fusion.topology import CameraGeometry, Link, Topology, in_zones
-from mtmct.errors import MtmctError
-from mtmct.tracklet import Tracklet
+from mtmct.core.errors import MtmctError
+from mtmct.core.tracklet import Tracklet
 
 
 def make(cam: str, tid: int, t0: float, t1: float, box=(100, 100, 20, 50)) -> Tracklet:

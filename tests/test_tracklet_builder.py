@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from cameras.tracklet_builder import FrameTracks, TrackletBuilder
-from mtmct.detections import Detections
-from mtmct.tracklet import SHORT, SMALL
+from mtmct.core.detections import Detections
+from mtmct.core.tracklet import SHORT, SMALL
 
 A = np.array([1.0, 0.0, 0.0, 0.0], np.float32)
 B = np.array([0.0, 1.0, 0.0, 0.0], np.float32)

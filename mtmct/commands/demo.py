@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from mtmct.errors import MtmctError
+from mtmct.core.errors import MtmctError
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMOS = {  # config -> ground truth (relative to the config's folder) or None
@@ -35,7 +35,7 @@ def _check_inputs(config) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from mtmct.camera_config import load_camera_config
+    from mtmct.core.camera_config import load_camera_config
     from mtmct.eval_mtmc import evaluate_mtmc, read_mtmc
     from mtmct.pipeline import run_cameras
     from storage.engine import safe_url

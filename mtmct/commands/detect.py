@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from mtmct.backend import DEVICES
+from mtmct.core.models.backend import DEVICES
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -22,7 +22,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from mtmct.detect import run_detect
-    from mtmct.errors import MtmctError
+    from mtmct.core.errors import MtmctError
 
     if not 0.0 <= args.conf <= 1.0:
         raise MtmctError(f"--conf must be between 0 and 1, got {args.conf}")

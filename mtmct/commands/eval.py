@@ -6,8 +6,8 @@ import argparse
 import json
 from pathlib import Path
 
-from mtmct.backend import DEVICES
-from mtmct.errors import MtmctError
+from mtmct.core.models.backend import DEVICES
+from mtmct.core.errors import MtmctError
 
 TABLE_KEYS = ("mota", "idf1", "hota", "idsw", "fp", "fn", "mt", "ml", "precision", "recall")
 

@@ -27,7 +27,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run_list(args: argparse.Namespace) -> int:
-    from mtmct.model_registry import REGISTRY, is_cached, model_home
+    from mtmct.core.models.registry import REGISTRY, is_cached, model_home
 
     rows = [(e.name, e.task, "yes" if is_cached(e.name) else "no", e.description) for e in REGISTRY.values()]
     header = ("NAME", "TASK", "CACHED", "DESCRIPTION")
@@ -39,7 +39,7 @@ def run_list(args: argparse.Namespace) -> int:
 
 
 def run_pull(args: argparse.Namespace) -> int:
-    from mtmct.model_registry import pull
+    from mtmct.core.models.registry import pull
 
     print(pull(args.name, url=args.url, force=args.force))
     return 0

@@ -7,7 +7,7 @@ import json
 import math
 import os
 
-from mtmct.backend import DEVICES
+from mtmct.core.models.backend import DEVICES
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -32,7 +32,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from mtmct.errors import MtmctError
+    from mtmct.core.errors import MtmctError
     from mtmct.query import query_image, results_to_dict, save_crops
 
     url = args.db or os.environ.get("MTMCT_DB")

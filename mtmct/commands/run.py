@@ -22,7 +22,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from mtmct.errors import MtmctError
+    from mtmct.core.errors import MtmctError
     from mtmct.pipeline import run_cameras
     from storage.engine import safe_url
 

@@ -7,7 +7,7 @@ import ipaddress
 import logging
 import os
 
-from mtmct.errors import MtmctError
+from mtmct.core.errors import MtmctError
 
 log = logging.getLogger(__name__)
 

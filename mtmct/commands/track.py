@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from mtmct.backend import DEVICES
+from mtmct.core.models.backend import DEVICES
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -28,7 +28,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from mtmct.errors import MtmctError
+    from mtmct.core.errors import MtmctError
     from mtmct.tracking import DEFAULT_CONF, track
 
     conf = DEFAULT_CONF if args.conf is None else args.conf

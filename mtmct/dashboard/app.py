@@ -21,7 +21,7 @@ from mtmct.dashboard import flows, graph, identities, runs, search, timeline, vi
 from mtmct.dashboard.frames import FrameReader
 from mtmct.dashboard.store import Store, is_database_error
 from mtmct.dashboard.web import HERE
-from mtmct.errors import MtmctError
+from mtmct.core.errors import MtmctError
 
 log = logging.getLogger(__name__)
 

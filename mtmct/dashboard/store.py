@@ -11,7 +11,7 @@ from fastapi import HTTPException
 from sqlalchemy import exc
 from sqlalchemy.engine import make_url
 
-from mtmct.errors import MtmctError
+from mtmct.core.errors import MtmctError
 from storage import Database, Repository, open_database
 from storage.repository import IdentityInfo, RunInfo
 

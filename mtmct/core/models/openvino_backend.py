@@ -6,8 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
-from mtmct.backend import Backend, shape_of
-from mtmct.errors import MtmctError
+from mtmct.core.models.backend import Backend, shape_of
+from mtmct.core.errors import MtmctError
 
 
 class OpenVinoBackend(Backend):

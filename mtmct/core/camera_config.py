@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from mtmct.errors import MtmctError
+from mtmct.core.errors import MtmctError
 
 # The documented format: every key below is a dataclass field and every field is documented here (tested).
 REFERENCE = """\

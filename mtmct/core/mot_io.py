@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from mtmct.detections import Detections
-from mtmct.errors import MtmctError
+from mtmct.core.detections import Detections
+from mtmct.core.errors import MtmctError
 
 log = logging.getLogger(__name__)
 

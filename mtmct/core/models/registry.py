@@ -19,8 +19,8 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from mtmct.backend import PADDLE_MODEL_NAMES
-from mtmct.errors import MtmctError
+from mtmct.core.models.backend import PADDLE_MODEL_NAMES
+from mtmct.core.errors import MtmctError
 
 log = logging.getLogger(__name__)
 

@@ -10,16 +10,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import cv2
 import numpy as np
 import yaml
 
-from mtmct.errors import MtmctError
+from mtmct.core.errors import MtmctError
+from mtmct.core.models.preprocess import ImagePreprocess
 
-if TYPE_CHECKING:
-    from cameras.embedder import ImagePreprocess
 
 # PaddleDetection's interp codes are cv2's; PaddleClas names them
 _CLAS_INTERP = {"nearest": cv2.INTER_NEAREST, "bilinear": cv2.INTER_LINEAR, "linear": cv2.INTER_LINEAR,
@@ -164,8 +163,6 @@ def det_preprocess(model_dir: Path) -> tuple[DetPreprocess, dict]:
 
 def reid_preprocess(model_dir: Path, default_size: tuple[int, int] = (256, 128)) -> ImagePreprocess:
     """The crop preprocessing of a Paddle ReID export as an ``ImagePreprocess`` (from PaddleClas or PaddleDetection)."""
-    from cameras.embedder import ImagePreprocess  # lazy: cameras.embedder imports mtmct, and calls us
-
     model_dir = Path(model_dir)
     values: dict[str, Any] = {"size": tuple(default_size), "rgb": True}
     if (model_dir / "inference.yml").exists():

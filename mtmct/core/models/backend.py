@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mtmct.errors import MtmctError
+from mtmct.core.errors import MtmctError
 
 log = logging.getLogger(__name__)
 
@@ -23,9 +23,9 @@ DEVICES = ("cpu", "gpu")
 
 # name -> (module:class, pip package that provides the runtime)
 _BACKENDS: dict[str, tuple[str, str]] = {
-    "paddle": ("mtmct.paddle_backend:PaddleBackend", "paddlepaddle (or paddlepaddle-gpu)"),
-    "onnx": ("mtmct.onnx_backend:OnnxBackend", "onnxruntime (or onnxruntime-gpu)"),
-    "openvino": ("mtmct.openvino_backend:OpenVinoBackend", "openvino"),
+    "paddle": ("mtmct.core.models.paddle_backend:PaddleBackend", "paddlepaddle (or paddlepaddle-gpu)"),
+    "onnx": ("mtmct.core.models.onnx_backend:OnnxBackend", "onnxruntime (or onnxruntime-gpu)"),
+    "openvino": ("mtmct.core.models.openvino_backend:OpenVinoBackend", "openvino"),
 }
 
 PADDLE_MODEL_NAMES = ("model.pdmodel", "inference.pdmodel")

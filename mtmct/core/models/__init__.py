@@ -1,0 +1,1 @@
+"""Model backends (Paddle Inference, ONNX Runtime, OpenVINO), the model registry and input preprocessing."""
