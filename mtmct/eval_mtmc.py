@@ -27,7 +27,11 @@ _MM_NAMES = {"idf1": "idf1", "idp": "idp", "idr": "idr", "mota": "mota", "motp":
 
 
 def read_mtmc(path: str | Path) -> list[tuple[str, int, int, float, float, float, float]]:
-    """Rows of a ``camera,global_id,frame,x,y,w,h`` text file (blank lines and ``#`` comments skipped)."""
+    """Rows of a ``camera,global_id,frame,x,y,w,h`` text file (blank lines and ``#`` comments skipped).
+
+    Exactly seven columns: a single-camera MOTChallenge file (``frame,id,x,y,w,h,score,...``, 9 or 10 columns)
+    would otherwise read as camera = frame, frame = x, and score as nonsense instead of failing.
+    """
     path = Path(path)
     if not path.is_file():
         raise MtmctError(f"MTMC file {path} does not exist")
@@ -37,8 +41,10 @@ def read_mtmc(path: str | Path) -> list[tuple[str, int, int, float, float, float
         if not line or line.startswith("#"):
             continue
         parts = [p.strip() for p in line.split(",")]
-        if len(parts) < 7:
-            raise MtmctError(f"{path}:{n}: expected camera,global_id,frame,x,y,w,h, got {line!r}")
+        if len(parts) != 7:
+            hint = " (a single-camera MOT file? give cross-camera rows)" if len(parts) > 7 else ""
+            raise MtmctError(f"{path}:{n}: expected 7 columns camera,global_id,frame,x,y,w,h, got {len(parts)}"
+                             f"{hint}: {line!r}")
         try:
             rows.append((parts[0], int(float(parts[1])), int(float(parts[2])), *map(float, parts[3:7])))
         except ValueError as exc:

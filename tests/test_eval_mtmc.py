@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from conftest import shared_path
@@ -70,7 +75,39 @@ def test_shared_ground_truth_against_itself(tmp_path):
 def test_read_mtmc_refuses_bad_lines(tmp_path):
     path = tmp_path / "pred.txt"
     path.write_text("# camera,global_id,frame,x,y,w,h\nc1,1,1,0,0,10,30\n\nc1,1,2,0,0\n")
-    with pytest.raises(MtmctError, match=r"pred.txt:4: expected camera,global_id"):
+    with pytest.raises(MtmctError, match=r"pred.txt:4: expected 7 columns camera,global_id"):
         read_mtmc(path)
     path.write_text("c1,1,1,0,0,10,30\n")
     assert read_mtmc(path) == [("c1", 1, 1, 0.0, 0.0, 10.0, 30.0)]
+
+
+MTMCT = str(Path(sys.executable).with_name("mtmct"))
+
+
+def write_rows(path: Path, rows: list[tuple]) -> Path:
+    path.write_text("".join(",".join(str(v) for v in row) + "\n" for row in rows))
+    return path
+
+
+def test_cli_scores_cross_camera_files(tmp_path):
+    gt = write_rows(tmp_path / "gt.txt", GT)
+    pred = write_rows(tmp_path / "pred.txt", [(c, 7 if (c == "c2" and g == 1) else g, *r) for c, g, *r in GT])
+    res = subprocess.run([MTMCT, "eval", "mtmc", "--gt", str(gt), "--pred", str(pred), "--json"],
+                         capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+    assert json.loads(res.stdout)["idf1"] == pytest.approx(30 / 40)  # the id swap above, through the CLI
+
+
+@pytest.mark.parametrize("which", ["--pred", "--gt"])
+def test_cli_refuses_a_single_camera_mot_file_in_one_line(tmp_path, which):
+    """A MOTChallenge file (frame,id,x,y,w,h,score,-1,-1,-1: no camera column) used to parse as camera = frame
+    and print tables of nan with exit 0; now it is exit 2 and one line naming the file and the columns."""
+    mtmc = write_rows(tmp_path / "mtmc.txt", GT)
+    mot = write_rows(tmp_path / "c1.txt", [(f, g, x, y, w, h, 1, -1, -1, -1) for _, g, f, x, y, w, h in GT])
+    files = {"--gt": mtmc, "--pred": mtmc, which: mot}
+    res = subprocess.run([MTMCT, "eval", "mtmc", "--gt", str(files["--gt"]), "--pred", str(files["--pred"])],
+                         capture_output=True, text=True, timeout=120)
+    assert res.returncode == 2 and res.stdout == ""
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1, res.stderr
+    assert str(mot) in lines[0] and "camera,global_id,frame,x,y,w,h" in lines[0] and "nan" not in lines[0]
