@@ -7,6 +7,9 @@ live in ../shared beside the checkout, scores the one with ground truth, and say
 from __future__ import annotations
 
 import argparse
+import os
+import shutil
+import sys
 from pathlib import Path
 
 from mtmct.core.errors import MtmctError
@@ -25,6 +28,21 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(run=run)
 
 
+def command_name() -> str:
+    """How the user can type this program from where they are: ``mtmct`` when the shell finds this very script
+    on PATH (an activated venv), else its path (``.venv/bin/mtmct`` from the checkout), since ``make demo`` does
+    not activate the venv and a bare ``mtmct`` would be "command not found"."""
+    script = Path(sys.executable).with_name("mtmct")
+    on_path = shutil.which("mtmct")
+    if on_path and Path(on_path).resolve() == script.resolve():
+        return "mtmct"
+    try:
+        relative = os.path.relpath(script, Path.cwd())
+    except ValueError:  # another drive (Windows)
+        return str(script)
+    return str(script) if relative.startswith("..") else relative
+
+
 def _check_inputs(config) -> None:
     """Name the first missing file with the fix, before any work starts."""
     paths = [cam.source for cam in config.cameras] + [config.models.detector, config.models.reid]
@@ -40,6 +58,7 @@ def run(args: argparse.Namespace) -> int:
     from mtmct.pipeline import run_cameras
     from storage.engine import safe_url
 
+    mtmct = command_name()
     configs = {name: ROOT / "configs" / "cameras" / f"{name}.yaml" for name in DEMOS}
     loaded = {name: load_camera_config(path) for name, path in configs.items()}
     for cfg in loaded.values():
@@ -62,5 +81,5 @@ def run(args: argparse.Namespace) -> int:
         print("     mtmct_result.txt (camera,global_id,frame,x,y,w,h), cameras/<camera>.txt (MOT, local ids),")
         print("     tracklets.jsonl + tracklets.npz (embeddings), crops/ (JPEG crops per tracklet)")
         print(f"   database: {safe_url(result.db_url)} (run '{result.run_id}')")
-        print(f"     browse it: mtmct serve --db {safe_url(result.db_url)}")
+        print(f"     browse it: {mtmct} serve --db {safe_url(result.db_url)}")
     return 0
