@@ -136,10 +136,10 @@ def main() -> None:
                 rows.append((engine, f"insert {n - done:,} {args.dim}-d tracklets (setup)", f"{rate:,.0f} rows/s"))
                 done = n
                 start = time.perf_counter()
-                keys, m = repo.load_embeddings("emb0") if i == 0 else repo.load_embeddings()
+                stored = repo.load_embeddings("emb0") if i == 0 else repo.load_embeddings()
                 secs = time.perf_counter() - start
-                rows.append((engine, f"load_embeddings {len(keys):,} x {args.dim}", f"{secs:.2f} s"))
-                matrix = m
+                rows.append((engine, f"load_embeddings {len(stored):,} x {args.dim}", f"{secs:.2f} s"))
+                matrix = stored.matrix
         finally:
             db.close()
             if admin is not None:

@@ -11,7 +11,7 @@
 from storage.bulk import BOX_DTYPE
 from storage.engine import Database, default_url, resolve_url
 from storage.migrate import open_database, upgrade
-from storage.repository import IdentityInfo, Repository, RunInfo, boxes_from_tracklets
+from storage.repository import IdentityInfo, Repository, RunInfo, StoredEmbeddings, boxes_from_tracklets
 
-__all__ = ["BOX_DTYPE", "Database", "IdentityInfo", "Repository", "RunInfo", "boxes_from_tracklets", "default_url",
+__all__ = ["BOX_DTYPE", "Database", "IdentityInfo", "Repository", "RunInfo", "StoredEmbeddings", "boxes_from_tracklets", "default_url",
            "open_database", "resolve_url", "upgrade"]

@@ -7,16 +7,19 @@ cameras. Re-running a run id replaces the old rows (cascading deletes), it never
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Protocol
 
 import numpy as np
-from sqlalchemy import Connection, and_, bindparam, delete, func, insert, select, update
+from sqlalchemy import Connection, and_, bindparam, delete, func, insert, or_, select, tuple_, update
 from sqlalchemy.sql import ColumnElement
 
+from mtmct.core.camera_config import CameraSetConfig, load_camera_config
 from mtmct.core.errors import MtmctError
 from mtmct.core.tracklet import GlobalIdentity, Tracklet
 from storage import bulk
@@ -92,6 +95,23 @@ class TrackletSpan:
     start_time: float
     end_time: float
     n_frames: int
+
+
+@dataclass(frozen=True)
+class StoredEmbeddings:
+    """Tracklet embeddings as one matrix: row ``i`` is tracklet ``keys[i]`` (run, camera, track), which fusion
+    placed in identity ``global_ids[i]`` (-1: not fused). What the query index is built from."""
+
+    keys: list[tuple[str, str, int]]
+    global_ids: np.ndarray  # (N,) int64
+    matrix: np.ndarray  # (N, D) float32, L2-normalised as stored
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    @property
+    def dim(self) -> int:
+        return int(self.matrix.shape[1])
 
 
 CAMERA_BOX_DTYPE = np.dtype([("frame", "<i8"), ("track_id", "<i8"), ("global_id", "<i8"), ("x", "<f4"),
@@ -253,10 +273,9 @@ class Repository:
                 where.append(TrackletRow.run_id == run_id)
             return _load_tracklets(conn, where, crops)
 
-    def load_embeddings(self, run_id: str | None = None, chunk: int = 100_000,
-                        ) -> tuple[list[tuple[str, str, int]], np.ndarray]:
-        """``(keys, matrix)``: (run, camera, track) per row and the (N, D) float32 embeddings, streamed in chunks
-        into one preallocated matrix (the FAISS index is rebuilt from this)."""
+    def load_embeddings(self, run_id: str | None = None, chunk: int = 100_000) -> StoredEmbeddings:
+        """Every stored embedding of one run (or all runs) with its tracklet key and global id, streamed in chunks
+        into one preallocated float32 matrix (the query index is rebuilt from this)."""
         t = TrackletRow
         with self.db.read() as conn:
             if self.db.is_postgres:  # one snapshot for the count and the rows
@@ -271,12 +290,14 @@ class Repository:
                                  f"{'run ' + run_id if run_id else 'the database'}: load one run at a time")
             dim, n = dims[0] if dims else (0, 0)
             matrix = np.empty((n, dim), np.float32)
+            gids = np.empty(n, np.int64)
             keys: list[tuple[str, str, int]] = []
             for part in _stream_embeddings(conn, run_id, chunk):
                 start = len(keys)
                 keys.extend(row[:3] for row in part)
-                matrix[start:len(keys)] = np.frombuffer(b"".join(row[3] for row in part), "<f4").reshape(-1, dim)
-            return keys, matrix
+                gids[start:len(keys)] = [-1 if row[3] is None else row[3] for row in part]
+                matrix[start:len(keys)] = np.frombuffer(b"".join(row[4] for row in part), "<f4").reshape(-1, dim)
+            return StoredEmbeddings(keys, gids, matrix)
 
     def get_identity(self, run_id: str, global_id: int) -> IdentityInfo:
         with self.db.read() as conn:
@@ -291,11 +312,18 @@ class Repository:
 
     # ---- dashboard reads (summaries only: no embeddings, crops or per-frame arrays) ------------------------
 
-    def run_config(self, run_id: str) -> str:
-        """The run's stored config YAML (camera sources as absolute paths, topology)."""
+    def run_config(self, run_id: str) -> CameraSetConfig | None:
+        """The run's stored camera-set config, loaded by :func:`mtmct.core.camera_config.load_camera_config` (the
+        loader ``mtmct run`` used); None, logged, when it no longer loads (e.g. its tracker file was moved)."""
         with self.db.read() as conn:
             self._require_run(conn, run_id)
-            return conn.execute(select(Run.config).where(Run.id == run_id)).scalar_one()
+            return _parse_config(run_id, conn.execute(select(Run.config).where(Run.id == run_id)).scalar_one())
+
+    def run_configs(self) -> dict[str, CameraSetConfig | None]:
+        """Every run's config (as :meth:`run_config`), oldest run first."""
+        with self.db.read() as conn:
+            rows = conn.execute(select(Run.id, Run.config).order_by(Run.started_at, Run.id)).all()
+        return {run_id: _parse_config(run_id, text) for run_id, text in rows}
 
     def list_cameras(self, run_id: str) -> list[CameraInfo]:
         with self.db.read() as conn:
@@ -305,17 +333,51 @@ class Repository:
                                 .where(c.run_id == run_id).order_by(c.camera_id))
             return [CameraInfo(*row) for row in rows]
 
-    def tracklet_spans(self, run_id: str, global_id: int | None = None) -> list[TrackletSpan]:
-        """Every tracklet's camera, track, global id and first/last frame and time, by start time (timelines,
-        transitions and flows need no more, so 100k tracklets cost one light query)."""
+    def tracklet_spans(self, run_id: str, global_ids: Collection[int] | None = None,
+                       tracklets: Collection[tuple[str, int]] = ()) -> list[TrackletSpan]:
+        """Tracklets' camera, track, global id and first/last frame and time, by start time: all of the run's, or
+        only the members of ``global_ids`` and the (camera, track) ``tracklets`` when either is given (timelines,
+        transitions, flows and query results need no more, so 100k tracklets cost one light query)."""
         t = TrackletRow
-        where = [t.run_id == run_id] + ([t.global_id == global_id] if global_id is not None else [])
+        where = [t.run_id == run_id]
+        if global_ids is not None or tracklets:
+            where.append(or_(t.global_id.in_(sorted(global_ids or ())),
+                             tuple_(t.camera_id, t.track_id).in_(sorted(tracklets)) if tracklets else False))
         with self.db.read() as conn:
             self._require_run(conn, run_id)
             rows = conn.execute(select(t.camera_id, t.track_id, t.global_id, t.start_frame, t.end_frame, t.start_time,
                                        t.end_time, t.n_frames).where(*where)
                                 .order_by(t.start_time, t.camera_id, t.track_id))
             return [TrackletSpan(*row) for row in rows]
+
+    def first_crops(self, run_id: str, tracklets: Collection[tuple[str, int]]) -> dict[tuple[str, int], bytes]:
+        """The first stored JPEG crop of each (camera, track) in ``tracklets`` that has one."""
+        if not tracklets:
+            return {}
+        c = TrackletCrop
+        with self.db.read() as conn:
+            rows = conn.execute(select(c.camera_id, c.track_id, c.jpeg).where(
+                c.run_id == run_id, c.idx == 0, tuple_(c.camera_id, c.track_id).in_(sorted(tracklets))))
+            return {(cam, track): bytes(jpeg) for cam, track, jpeg in rows}
+
+    def fingerprint(self, run_ids: Sequence[str]) -> str:
+        """A digest that changes whenever the tracklets of ``run_ids`` may have changed, from index lookups only
+        (a count would scan every row: 0.2 s at 10^6 on SQLite): per run its status, start/finish times and
+        lowest/highest global id, per camera its status, frames, error and lowest/highest track id. A new,
+        replaced or resumed run, a camera written, or fusion followed by ``finish_run`` changes it. Not noticed: a
+        camera rewritten through the API with the same track id range and frame count while its run keeps its
+        times. Caches derived from the database (the query index) compare it to decide whether they are stale."""
+        t, c, i = TrackletRow, Camera, Identity
+        tracks = [select(fn(t.track_id)).where(t.run_id == c.run_id, t.camera_id == c.camera_id).scalar_subquery()
+                  for fn in (func.min, func.max)]
+        gids = [select(fn(i.global_id)).where(i.run_id == Run.id).scalar_subquery() for fn in (func.min, func.max)]
+        with self.db.read() as conn:
+            runs = conn.execute(select(Run.id, Run.status, Run.started_at, Run.finished_at, *gids)
+                                .where(Run.id.in_(run_ids)).order_by(Run.id)).all()
+            cams = conn.execute(select(c.run_id, c.camera_id, c.status, c.frames, c.error, *tracks)
+                                .where(c.run_id.in_(run_ids)).order_by(c.run_id, c.camera_id)).all()
+        rows = [[str(v) for v in r] for r in (*runs, *cams)]
+        return hashlib.sha256(json.dumps(rows).encode()).hexdigest()
 
     def camera_boxes(self, run_id: str, camera_id: str, first_frame: int, last_frame: int) -> np.ndarray:
         """Boxes of one camera in ``[first_frame, last_frame]`` with their tracklet's global id (-1: none), as a
@@ -345,11 +407,11 @@ class Repository:
 
 
 def _stream_embeddings(conn: Connection, run_id: str | None, chunk: int) -> Iterator[list[tuple]]:
-    """(run, camera, track, bytes) rows in chunks, straight from the driver: SQLAlchemy's per-row processing and
+    """(run, camera, track, global id, bytes) rows in chunks, straight from the driver: SQLAlchemy's per-row processing and
     PostgreSQL's hex text encoding of bytea would each cost more than the transfer (binary server-side cursor)."""
     raw = conn.connection.driver_connection
     pg = conn.dialect.name == "postgresql"
-    sql = "SELECT run_id, camera_id, track_id, embedding FROM tracklets WHERE embedding IS NOT NULL"
+    sql = "SELECT run_id, camera_id, track_id, global_id, embedding FROM tracklets WHERE embedding IS NOT NULL"
     params: tuple = ()
     if run_id is not None:
         sql, params = sql + (" AND run_id = %s" if pg else " AND run_id = ?"), (run_id,)
@@ -360,6 +422,21 @@ def _stream_embeddings(conn: Connection, run_id: str | None, chunk: int) -> Iter
             yield part
     finally:
         cursor.close()
+
+
+def _parse_config(run_id: str, text: str | None) -> CameraSetConfig | None:
+    """A stored config through the run loader (its paths are already absolute); None, logged, when it fails."""
+    import yaml
+
+    try:
+        data = yaml.safe_load(text or "")
+        if not isinstance(data, dict):  # a string would be taken for a file path
+            raise MtmctError(f"expected a mapping, got {type(data).__name__}")
+        return load_camera_config(data)
+    except (MtmctError, yaml.YAMLError) as error:
+        log.warning("run %s: its stored config no longer loads (%s); its models and topology are unknown", run_id,
+                    " ".join(str(error).split()))
+        return None
 
 
 def _tracklet_row(run_id: str, t: Tracklet) -> tuple:

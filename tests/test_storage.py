@@ -70,9 +70,10 @@ def assert_same(a: Tracklet, b: Tracklet) -> None:
         assert a.embedding.tobytes() == b.embedding.tobytes()  # bit-identical
 
 
-def store_run(repo: Repository, run_id: str, cameras=("c1", "c2"), seed: int = 0) -> dict[str, list[Tracklet]]:
+def store_run(repo: Repository, run_id: str, cameras=("c1", "c2"), seed: int = 0,
+              config: str = "name: test\ncameras: []\n") -> dict[str, list[Tracklet]]:
     tracks = {c: make_tracklets(c, seed=seed + i) for i, c in enumerate(cameras)}
-    repo.start_run(run_id, "name: test\ncameras: []\n", "test", list(cameras))
+    repo.start_run(run_id, config, "test", list(cameras))
     for c, ts in tracks.items():
         repo.write_camera(run_id, c, None, ts)
     repo.write_identities(run_id, [GlobalIdentity(1, [(cameras[0], 1), (cameras[-1], 2)]),
@@ -104,10 +105,12 @@ def test_roundtrip_is_exact(repo):
         assert_same(a, b)
     assert counts(repo)["boxes"] == sum(len(t) for t in tracks) + 1
     assert all(t.crops == [] for t in repo.load_tracklets("r1"))  # crops only on request
-    keys, matrix = repo.load_embeddings("r1", chunk=2)
+    stored = repo.load_embeddings("r1", chunk=2)
     expected = {("r1", t.camera_id, t.track_id): t.embedding for t in tracks if t.embedding is not None}
-    assert matrix.dtype == np.float32 and matrix.shape == (len(expected), 256)
-    assert {k: row.tobytes() for k, row in zip(keys, matrix)} == {k: v.tobytes() for k, v in expected.items()}
+    assert stored.matrix.dtype == np.float32 and stored.matrix.shape == (len(expected), 256)
+    assert {k: row.tobytes() for k, row in zip(stored.keys, stored.matrix)} == {
+        k: v.tobytes() for k, v in expected.items()}
+    assert stored.global_ids.tolist() == [-1] * len(expected)  # not fused yet
     assert repo.stored_cameras("r1") == ["cam-1"] and repo.run_status("r1") == "running"
 
 
@@ -132,6 +135,35 @@ def test_identities_and_runs(repo):
     r1 = runs["r1"]
     assert (r1.status, r1.cameras, r1.tracklets, r1.identities) == ("finished", 2, 12, 1)
     assert runs["r2"].finished_at is not None and len(repo.load_tracklets()) == 18
+
+
+def test_reads_the_app_needs(repo, tmp_path):
+    """Query and dashboard reads: the config through the run loader, member spans, first crops, embeddings with
+    global ids, and a fingerprint that moves when a camera is written and stays put otherwise."""
+    video = tmp_path / "c1.mp4"
+    video.write_bytes(b"")
+    config = (f"name: test\ncameras:\n  - {{id: c1, source: {video}}}\n  - {{id: c2, source: {video}, fps: 7}}\n"
+              "models: {reid: /m/reid, detector: /m/det, conf: 0.4}\ntopology: [{a: c1, b: c2, min_s: 1, max_s: 9}]\n")
+    tracks = store_run(repo, "r1", config=config)
+    cfg = repo.run_config("r1")
+    assert (cfg.models.reid, cfg.models.detector, cfg.models.conf) == ("/m/reid", "/m/det", 0.4)
+    assert [(c.id, c.fps) for c in cfg.cameras] == [("c1", None), ("c2", 7.0)]
+    assert [(link.a, link.b, link.overlap, link.min_s, link.max_s) for link in cfg.topology] == [
+        ("c1", "c2", False, 1.0, 9.0)]
+    before = repo.fingerprint(["r1"])
+    store_run(repo, "r2", cameras=("c3",), seed=5)  # not a valid camera config: None, not an exception
+    assert repo.run_config("r2") is None and list(repo.run_configs()) == ["r1", "r2"]
+    assert repo.fingerprint(["r1"]) == before  # another run does not touch r1's
+    spans = repo.tracklet_spans("r1", global_ids=[1], tracklets=[("c2", 4)])
+    assert sorted((s.camera_id, s.track_id, s.global_id) for s in spans) == [("c1", 1, 1), ("c2", 2, 1), ("c2", 4, None)]
+    assert len(repo.tracklet_spans("r1")) == 12 and repo.tracklet_spans("r1", global_ids=[]) == []
+    crops = repo.first_crops("r1", [("c2", 2), ("c1", 1)])  # c1/1 has no crops (k % 3 == 0)
+    assert crops == {("c2", 2): tracks["c2"][1].crops[0]}
+    stored = repo.load_embeddings("r1")
+    gids = dict(zip(stored.keys, stored.global_ids.tolist()))
+    assert gids["r1", "c1", 1] == 1 and gids["r1", "c1", 3] == 2 and gids["r1", "c1", 2] == -1
+    repo.write_camera("r1", "c2", None, tracks["c2"][:3])
+    assert repo.fingerprint(["r1"]) != before
 
 
 def test_rerun_replaces_instead_of_duplicating(repo):
