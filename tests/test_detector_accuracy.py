@@ -1,4 +1,8 @@
-"""Golden recall/precision of the shared detectors on MOT17-mini, against the figures in their SOURCE.txt.
+"""Golden recall/precision of the shared detectors on MOT17-mini, a small margin below the measured figures.
+
+The measured figures equal those in the models' SOURCE.txt (to 3 decimals). The bars sit about 0.01 below them
+(5-7 detections of 534 positives): a detector or preprocessing regression that costs more fails; a change of a
+detection or two at the score threshold does not.
 
 Evaluation (the same protocol reproduces every figure in the SOURCE.txt files to 3 decimals):
 - only frames present in img1 (det.txt and seqinfo.ini describe the full sequences);
@@ -29,10 +33,11 @@ IOU = 0.5
 MIN_VISIBILITY = 0.5
 DISTRACTOR_CLASSES = (2, 7, 8, 12)
 
-# model folder, conf, recall, precision as SOURCE.txt states them (3 decimals)
+# model folder, conf, minimum recall, minimum precision. Measured (= SOURCE.txt): yolox-nano recall 231/534 =
+# 0.4326, precision 231/285 = 0.8105; adas-0002 recall 239/534 = 0.4476, precision 239/264 = 0.9053.
 CASES = {
-    "yolox-nano": ("yolox-nano-coco", 0.3, 0.433, 0.811),
-    "adas-0002-fp16": ("omz-pedestrian-detection-adas-0002/FP16", 0.3, 0.448, 0.905),
+    "yolox-nano": ("yolox-nano-coco", 0.3, 0.42, 0.80),
+    "adas-0002-fp16": ("omz-pedestrian-detection-adas-0002/FP16", 0.3, 0.435, 0.89),
 }
 
 
@@ -96,6 +101,5 @@ def test_detector_reaches_source_figures(name: str, frames) -> None:
     print(f"\n{name} conf>={conf}: recall {recall:.4f} precision {precision:.4f} "
           f"(tp {tp}, fp {fp}, positives {positives})")
     assert positives == 534
-    # SOURCE.txt rounds to 3 decimals (e.g. 231/534 = 0.43258 is its "0.433"), so compare at that precision
-    assert round(recall, 3) >= min_recall
-    assert round(precision, 3) >= min_precision
+    assert recall >= min_recall, f"recall {recall:.4f} below {min_recall}"
+    assert precision >= min_precision, f"precision {precision:.4f} below {min_precision}"

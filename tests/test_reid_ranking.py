@@ -1,13 +1,18 @@
-"""Every shared ReID model ranks the true match first on real crops: Market-1501 and PETS09-S2L1.
+"""Shared ReID models rank the true match first on real crops: Market-1501 always, PETS09-S2L1 mostly.
 
-PETS09 selection rule (fixed before looking at scores; no pair is hand-picked):
-- a box is usable when it lies fully inside the frame, is at least 45 px tall (the median gt box is 50 px),
-  overlaps no other gt box (IoU 0, so a crop shows one person), and does not touch the information sign
-  (a static occluder the gt does not mark: crops behind it show a sign, not a person);
-- per identity, the query is its tallest usable box among frames f whose frame f + 50 (5 s later) shows the
-  same identity usable and at least 3 usable people (ties: earliest f); the gallery is every usable box of f + 50.
-This yields 17 of the 19 identities. Without the sign rule, ids 5 and 10 get gallery crops that are mostly
-sign and the OMZ models rank them second; with it every model ranks every true match first.
+Market-1501: the two crops of person 0001 (two cameras) query each other in a gallery of the match plus every
+other crop in market1501-mini/fastreid_test_data; every model ranks the match first.
+
+PETS09 selection rule (from the ground truth only, fixed before looking at scores; no pair is hand-picked):
+- a box is usable when it lies fully inside the frame, is at least 45 px tall (the median gt box is 50 px) and
+  overlaps no other gt box (IoU 0, so a crop shows one person);
+- queries: every identity at every 5th frame f (1, 6, 11, ...: every half second) where it is usable, frame f + 50 (5 s later)
+  shows it usable too and shows at least 3 usable people; the gallery is every usable box of f + 50.
+- score: rank-1, the share of queries whose true match is the most similar gallery crop.
+The rule keeps crops partly hidden by the information sign in the middle of the scene (a static occluder the gt
+does not mark): an earlier version dropped boxes touching a sign box placed by hand after seeing scores, and then
+claimed every model ranks every match first. Measured rank-1 over the 194 queries (MIN_RANK1) is asserted about
+0.015 (3 queries) lower: a preprocessing or backend regression fails, a borderline query or two does not.
 """
 
 from __future__ import annotations
@@ -26,17 +31,20 @@ MODELS = {
     "reid-0287": "omz-person-reid-0287/FP16-INT8",
     "osnet-x0_25": "osnet-x0_25-msmt17",
 }
-MARKET_OTHERS = ("0022_c6s1_002976_01", "0027_c2s2_091032_02", "0032_c6s1_002851_01",
-                 "0048_c1s1_005351_01", "0065_c6s1_009501_02")
 MIN_HEIGHT = 45.0
+STRIDE = 5
 GAP = 50
 MIN_GALLERY = 3
-SIGN_XYXY = (256.0, 124.0, 280.0, 152.0)  # information sign in PETS09-S2L1 video pixels (480x360)
+MIN_RANK1 = {  # PETS09 rank-1 bars, about 0.015 below the measured figure in the comment (194 queries)
+    "reid-0277": 0.955,  # measured 0.969 (188/194)
+    "reid-0287": 0.97,  # measured 0.985 (191/194)
+    "osnet-x0_25": 0.865,  # measured 0.881 (171/194)
+}
 
 
 @pytest.fixture(scope="module", params=list(MODELS))
-def embedder(request) -> Embedder:
-    return load_embedder(shared_path("models", *MODELS[request.param].split("/")))
+def embedder(request) -> tuple[str, Embedder]:
+    return request.param, load_embedder(shared_path("models", *MODELS[request.param].split("/")))
 
 
 def market(name: str) -> np.ndarray:
@@ -46,9 +54,11 @@ def market(name: str) -> np.ndarray:
 
 @pytest.mark.parametrize("query,match", [("0001_c1s1_001051_00", "0001_c6s1_009601_00"),
                                          ("0001_c6s1_009601_00", "0001_c1s1_001051_00")])
-def test_market_cross_camera_match_ranks_first(embedder: Embedder, query: str, match: str) -> None:
-    gallery = [match, *MARKET_OTHERS]
-    feats = embedder.embed([market(n) for n in [query, *gallery]])
+def test_market_cross_camera_match_ranks_first(embedder, query: str, match: str) -> None:
+    others = sorted(p.stem for p in shared_path("data", "market1501-mini", "fastreid_test_data").glob("*.jpg"))
+    assert len(others) == 5
+    gallery = [match, *others]
+    feats = embedder[1].embed([market(n) for n in [query, *gallery]])
     sims = feats[1:] @ feats[0]
     assert gallery[int(sims.argmax())] == match, dict(zip(gallery, sims.round(3)))
 
@@ -75,11 +85,9 @@ def usable_boxes(gt: np.ndarray, frame: int, width: int, height: int) -> dict[in
     tlwh = rows[:, 2:6]
     x0, y0, x1, y1 = tlwh[:, 0], tlwh[:, 1], tlwh[:, 0] + tlwh[:, 2], tlwh[:, 1] + tlwh[:, 3]
     inside = (x0 >= 1) & (y0 >= 1) & (x1 <= width - 1) & (y1 <= height - 1)
-    sx0, sy0, sx1, sy1 = SIGN_XYXY
-    on_sign = (x0 < sx1) & (x1 > sx0) & (y0 < sy1) & (y1 > sy0)
     overlap = np.nan_to_num(1.0 - mm.distances.iou_matrix(tlwh, tlwh, max_iou=1.0), nan=0.0)
     np.fill_diagonal(overlap, 0.0)
-    ok = inside & ~on_sign & (tlwh[:, 3] >= MIN_HEIGHT) & (overlap.max(axis=1, initial=0.0) <= 0.0)
+    ok = inside & (tlwh[:, 3] >= MIN_HEIGHT) & (overlap.max(axis=1, initial=0.0) <= 0.0)
     return {int(i): box for i, box in zip(rows[ok, 1], tlwh[ok])}
 
 
@@ -89,13 +97,9 @@ def pets_cases(pets) -> list[tuple[int, int]]:
     frames, gt = pets
     h, w = frames[0].shape[:2]
     usable = {f: usable_boxes(gt, f, w, h) for f in range(1, len(frames) + 1)}
-    cases = []
-    for pid in sorted(set(gt[:, 1].astype(int))):
-        cand = [(-usable[f][pid][3], f) for f in range(1, len(frames) + 1 - GAP)
-                if pid in usable[f] and pid in usable[f + GAP] and len(usable[f + GAP]) >= MIN_GALLERY]
-        if cand:
-            cases.append((pid, min(cand)[1]))
-    assert len(cases) >= 10
+    cases = [(pid, f) for f in range(1, len(frames) + 1 - GAP, STRIDE) for pid in sorted(usable[f])
+             if pid in usable[f + GAP] and len(usable[f + GAP]) >= MIN_GALLERY]
+    assert len(cases) == 194 and len({pid for pid, _ in cases}) >= 15
     return cases
 
 
@@ -103,17 +107,22 @@ def to_xyxy(tlwh: np.ndarray) -> np.ndarray:
     return np.concatenate([tlwh[..., :2], tlwh[..., :2] + tlwh[..., 2:]], axis=-1)
 
 
-def test_pets_same_person_later_ranks_first(embedder: Embedder, pets, pets_cases) -> None:
+def test_pets_same_person_later_ranks_first(embedder, pets, pets_cases) -> None:
+    name, model = embedder
     frames, gt = pets
     h, w = frames[0].shape[:2]
+    feats: dict[int, dict[int, np.ndarray]] = {}  # frame -> id -> embedding, each usable box embedded once
+    for f in sorted({f for _, f in pets_cases} | {f + GAP for _, f in pets_cases}):
+        boxes = usable_boxes(gt, f, w, h)
+        ids = sorted(boxes)
+        emb = model.embed_boxes(frames[f - 1], to_xyxy(np.stack([boxes[i] for i in ids])))
+        feats[f] = dict(zip(ids, emb))
     wrong = []
     for pid, f in pets_cases:
-        query = usable_boxes(gt, f, w, h)[pid]
-        later = usable_boxes(gt, f + GAP, w, h)
-        ids = sorted(later)
-        q = embedder.embed_boxes(frames[f - 1], to_xyxy(query)[None])
-        g = embedder.embed_boxes(frames[f + GAP - 1], to_xyxy(np.stack([later[i] for i in ids])))
-        sims = (g @ q[0]).round(3)
+        ids = sorted(feats[f + GAP])
+        sims = np.stack([feats[f + GAP][i] for i in ids]) @ feats[f][pid]
         if ids[int(sims.argmax())] != pid:
-            wrong.append((pid, f, dict(zip(ids, sims))))
-    assert not wrong, f"true match not first for {len(wrong)}/{len(pets_cases)} queries: {wrong}"
+            wrong.append((pid, f, ids[int(sims.argmax())]))
+    rank1 = 1 - len(wrong) / len(pets_cases)
+    print(f"\n{name}: rank-1 {rank1:.4f} ({len(pets_cases) - len(wrong)}/{len(pets_cases)}); missed {wrong}")
+    assert rank1 >= MIN_RANK1[name], f"{name} rank-1 {rank1:.4f} below {MIN_RANK1[name]}: missed {wrong}"
