@@ -64,7 +64,7 @@ def run_ours(per_frame: list[Detections]):
         t0 = time.perf_counter()
         tracks = tracker.update(dets)
         spent += time.perf_counter() - t0
-        rows += [[index, t.track_id, *t.tlwh, t.score] for t in tracks]
+        rows += [[index, i, *box, score] for i, box, score in zip(tracks.ids, tracks.tlwh, tracks.scores)]
     return np.asarray(rows).reshape(-1, 7), spent / len(per_frame)
 
 

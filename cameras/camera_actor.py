@@ -1,7 +1,7 @@
 """One camera's whole job, as a plain class and as a Ray actor: decode → detect → embed → DeepSORT → tracklets.
 
-The per-frame loop is :func:`mtmct.tracking.track` (the same code ``mtmct track`` runs); the worker adds the
-tracklet builder through its ``on_frame`` hook. A camera that fails (missing file, dropped stream, a model that
+The per-frame loop is :func:`cameras.camera_loop.run_camera_loop` (the same loop ``mtmct track`` runs); the
+worker attaches a MOT writer and the tracklet builder as its sinks. A camera that fails (missing file, dropped stream, a model that
 will not load) reports the error in its :class:`CameraResult` instead of raising, so one bad camera never
 takes the other cameras' results down with it.
 """
@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cameras.tracklet_builder import FrameTracks, TrackletBuilder
+from cameras.tracklet_builder import TrackletBuilder, TrackletSink
 from mtmct.core.camera_config import CameraConfig, ModelsConfig
 from mtmct.core.errors import MtmctError
 from mtmct.core.tracklet import Tracklet
@@ -47,7 +47,8 @@ class CameraResult:
 class CameraWorker:
     """Track one camera of a camera set and build its tracklets.
 
-    ``tracker_cfg`` is a DeepSort YAML path, a mapping, or None (the shipped default); its ``max_age`` is the
+    ``tracker_cfg`` is a DeepSort YAML path, a mapping of DeepSort arguments, or None (the shipped preset: the
+    motion-only one when the models have no ReID); its ``max_age`` is the
     tracklet builder's ``max_gap``. ``threads`` caps the CPU threads of each model so several cameras can
     share a machine. ``max_frames`` stops early (tests, previews). ``builder`` holds extra
     :class:`TrackletBuilder` arguments (min_frames, min_height, n_crops ...).
@@ -84,26 +85,16 @@ class CameraWorker:
             cv2.setNumThreads(before)
 
     def _run(self) -> CameraResult:
+        from cameras.camera_loop import run_camera_loop
+        from cameras.deepsort import load_tracker
         from cameras.detector import load_detector
         from cameras.embedder import load_embedder
+        from cameras.mot_writer import MotWriter
         from cameras.open_source import open_source
-        from mtmct.tracking import FrameStep, load_tracker, track
 
         start = time.perf_counter()
         result = CameraResult(self.camera.id)
-        tracklets: list[Tracklet] = []
-        build_s = 0.0
-
-        def on_frame(step: FrameStep) -> None:
-            nonlocal build_s
-            t0 = time.perf_counter()
-            tracklets.extend(builder.update(step.index, step.timestamp, FrameTracks.from_tracks(step.tracks, step.dets),
-                                            step.image))
-            build_s += time.perf_counter() - t0
-            with self._lock:
-                self._done, self._total = self._done + 1, step.total
-
-        source = None
+        source, tracklet_sink = None, None
         try:
             source = open_source(self.camera.source, fps=self.camera.fps)  # first: a missing source fails fast
             with self._lock:
@@ -117,12 +108,13 @@ class CameraWorker:
             detector = load_detector(m.detector, device=m.device, conf=m.conf,
                                      classes=None if m.classes is None else list(m.classes), threads=self.threads)
             reid = None if motion_only else load_embedder(m.reid, device=m.device, threads=self.threads)
-            out = track(source, out=self.out_dir, camera_id=self.camera.id, detector=detector, reid=reid,
-                        motion_only=motion_only, tracker=tracker, progress=False, max_frames=self.max_frames,
-                        on_frame=on_frame)
-            tracklets.extend(builder.finish())
-            result.frames, result.mot_file, result.error = out.frames, out.mot_file, out.error
-            result.seconds = {**out.seconds, "tracklets": build_s}
+            mot = MotWriter(self.out_dir / f"{self.camera.id}.txt", keep_rows=False)
+            tracklet_sink = TrackletSink(builder)
+            loop = run_camera_loop(source, lambda frame: detector.detect(frame.image), tracker, [mot, tracklet_sink],
+                                   embedder=reid, total=source.frame_count, max_frames=self.max_frames,
+                                   name=self.camera.id, progress=False, on_frame=self._frame_done)
+            result.frames, result.mot_file, result.error = loop.frames, mot.path, loop.error
+            result.seconds = loop.seconds
         except Exception as exc:  # noqa: BLE001 - reported, so the other cameras finish
             user_error = isinstance(exc, MtmctError)
             log.warning("camera %s failed: %s", self.camera.id, exc, exc_info=not user_error)
@@ -130,12 +122,16 @@ class CameraWorker:
             result.error = f"{self.camera.id}: {exc if user_error else f'{type(exc).__name__}: {exc}'}"
         finally:
             if source is not None:
-                source.close()  # track() closes it too; closing twice is harmless
-        result.tracklets = tracklets
+                source.close()
+        result.tracklets = tracklet_sink.tracklets if tracklet_sink is not None else []
         result.wall_s = time.perf_counter() - start
-        log.info("camera %s: %d frames, %d tracklets in %.1f s%s", self.camera.id, result.frames, len(tracklets),
-                 result.wall_s, f" ({result.error})" if result.error else "")
+        log.info("camera %s: %d frames, %d tracklets in %.1f s%s", self.camera.id, result.frames,
+                 len(result.tracklets), result.wall_s, f" ({result.error})" if result.error else "")
         return result
+
+    def _frame_done(self, done: int) -> None:
+        with self._lock:
+            self._done = done
 
 
 @functools.cache

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -24,14 +25,19 @@ import numpy as np
 from cameras import matching
 from cameras.kalman_filter import KalmanFilter, gating_threshold, xyxy_to_xywh
 from cameras.track import Track
+from cameras.track_rows import TrackRows
 from mtmct.core.detections import Detections
 from mtmct.core.errors import MtmctError
 
 log = logging.getLogger(__name__)
 
+CONFIGS = Path(__file__).resolve().parents[1] / "configs" / "trackers"
+"""The shipped presets: ``deepsort.yaml`` (with ReID) and ``deepsort_motion.yaml`` (motion only)."""
+
 
 class DeepSort:
-    """Track one camera's detections frame by frame; ``update`` returns the confirmed tracks seen this frame.
+    """Track one camera's detections frame by frame; ``update`` returns the confirmed tracks seen this frame as
+    :class:`~cameras.track_rows.TrackRows`.
 
     Args (each is a key of ``configs/trackers/deepsort.yaml``):
         max_age: frames a confirmed track may go unmatched before deletion. Raising it keeps ids through
@@ -99,12 +105,14 @@ class DeepSort:
         self._last_id = 0  # ids belong to this instance: two cameras never share a counter
 
     @classmethod
-    def from_config(cls, config: dict | str | Path) -> DeepSort:
-        """From a mapping or a YAML file whose keys are constructor arguments; unknown keys are refused."""
-        if not isinstance(config, dict):
+    def from_config(cls, config: Mapping | str | Path) -> DeepSort:
+        """From a YAML file or a mapping whose keys are constructor arguments (a validated typed config whose
+        fields are those arguments works too: it iterates as ``(field, value)`` pairs); unknown keys are refused."""
+        if isinstance(config, (str, Path)):
             import yaml
 
             config = yaml.safe_load(Path(config).read_text()) or {}
+        config = dict(config)
         allowed = set(inspect.signature(cls.__init__).parameters) - {"self"}
         unknown = sorted(set(config) - allowed)
         if unknown:
@@ -120,15 +128,19 @@ class DeepSort:
         self.tracks = []
         self.frame_count = 0
 
-    def update(self, dets: Detections) -> list[Track]:
-        """Advance one frame. Returns confirmed tracks matched in this frame (box = Kalman-corrected state).
+    def update(self, dets: Detections) -> TrackRows:
+        """Advance one frame. Returns the confirmed tracks matched in this frame (box = Kalman-corrected state),
+        each with the score, class and embedding of the detection it was assigned, and that detection's row in
+        ``dets`` (``det_index``).
 
         Also returns tentative ones during the ``warm_start`` frames; they stay tentative (deleted on a miss).
         """
         self.frame_count += 1
         self._predict()
+        kept = np.arange(len(dets))  # rows of the caller's dets that association sees
         if self.min_box_height > 0:
-            dets = dets[dets.xyxy[:, 3] - dets.xyxy[:, 1] >= self.min_box_height]
+            kept = np.flatnonzero(dets.xyxy[:, 3] - dets.xyxy[:, 1] >= self.min_box_height)
+            dets = dets[kept]
         high = np.flatnonzero(dets.scores >= self.high_score)
         low = np.zeros(0, np.int64)
         if self.low_score is not None:
@@ -150,13 +162,15 @@ class DeepSort:
         m3, _, _ = self._match_iou(left, low, dets, boxes, self.low_max_iou_distance)
 
         pairs = np.concatenate([m1, m2, m3])
+        assigned = np.full(len(tracks), -1, np.int64)  # the detection each track took this frame, -1 for none
         if len(pairs):
+            assigned[pairs[:, 0]] = pairs[:, 1]
             rows = [tracks[r] for r in pairs[:, 0]]
             means, covs = self.kf.update(np.stack([t.mean for t in rows]), np.stack([t.cov for t in rows]),
                                          xyxy_to_xywh(boxes[pairs[:, 1]]))
             for (row, col), mean, cov in zip(pairs, means, covs):
                 feature = None if dets.embeddings is None else dets.embeddings[col]
-                tracks[row].update(mean, cov, boxes[col], dets.scores[col], feature)
+                tracks[row].update(mean, cov, dets.scores[col], feature)
         matched |= set(m3[:, 0])
         for i, track in enumerate(tracks):
             if i not in matched:
@@ -166,13 +180,25 @@ class DeepSort:
             tracks.append(Track.start(self.kf, boxes[col], dets.scores[col], dets.classes[col], feature,
                                       n_init=self.n_init, max_age=self.max_age, nn_budget=self.nn_budget,
                                       ema_alpha=self.ema_alpha))
-        self.tracks = [t for t in tracks if not t.is_deleted]
+        assigned = np.concatenate([assigned, free_high]).astype(np.int64)
+        alive = np.array([not t.is_deleted for t in tracks], bool)
+        self.tracks, assigned = [t for t in tracks if not t.is_deleted], assigned[alive]
         warm = self.warm_start and self.frame_count <= self.n_init
-        shown = [t for t in self.tracks if (t.is_confirmed or warm) and t.time_since_update == 0]
-        for track in shown:
-            if track.track_id == 0:
-                track.track_id = self._new_id()
-        return shown
+        shown = [i for i, t in enumerate(self.tracks) if (t.is_confirmed or warm) and t.time_since_update == 0]
+        for i in shown:
+            if self.tracks[i].track_id == 0:
+                self.tracks[i].track_id = self._new_id()
+        return self._rows([self.tracks[i] for i in shown], assigned[shown], dets, kept)
+
+    @staticmethod
+    def _rows(shown: list[Track], cols: np.ndarray, dets: Detections, kept: np.ndarray) -> TrackRows:
+        """The reported tracks as rows; ``cols`` are the detections they were assigned (never -1: a track is
+        reported only in a frame where it was matched or born)."""
+        if (cols < 0).any():
+            raise RuntimeError("DeepSort: a reported track has no detection assigned this frame")
+        return TrackRows(ids=[t.track_id for t in shown], xyxy=np.array([t.xyxy for t in shown]).reshape(-1, 4),
+                         scores=dets.scores[cols], classes=dets.classes[cols],
+                         embeddings=None if dets.embeddings is None else dets.embeddings[cols], det_index=kept[cols])
 
     def _predict(self) -> None:
         if not self.tracks:
@@ -227,3 +253,13 @@ class DeepSort:
             cost = np.where(refuse, matching.INFEASIBLE, cost)
         m, un_rows, un_cols = matching.linear_assignment(cost, threshold)
         return np.stack([rows[m[:, 0]], cols[m[:, 1]]], axis=1), rows[un_rows], cols[un_cols]
+
+
+def load_tracker(config: str | Path | Mapping | None = None, motion_only: bool = False) -> DeepSort:
+    """DeepSort from a YAML path, a mapping of its arguments, or the shipped preset (the motion-only one when
+    ``motion_only``: without ReID the appearance thresholds of the default would never be used)."""
+    if config is None:
+        config = CONFIGS / ("deepsort_motion.yaml" if motion_only else "deepsort.yaml")
+    if isinstance(config, (str, Path)) and not Path(config).exists():
+        raise MtmctError(f"tracker config {config} does not exist")
+    return DeepSort.from_config(config)

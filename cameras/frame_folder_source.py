@@ -34,7 +34,7 @@ class FrameFolderSource(Source):
 
     def __init__(self, folder: str | os.PathLike[str], fps: float | None = None) -> None:
         root = Path(folder)
-        self.name = str(root)
+        self.name = self.spec = str(root)
         if not root.is_dir():
             raise SourceError(f"{self.name}: no such folder")
         seq = configparser.ConfigParser()

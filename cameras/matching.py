@@ -12,6 +12,8 @@ from collections.abc import Sequence
 import lap
 import numpy as np
 
+from mtmct.core.boxes import iou
+
 INFEASIBLE = 1e5
 """Cost of a pair that must never be matched; finite so the solver stays well-posed, far above any threshold."""
 
@@ -24,15 +26,7 @@ def _empty_matches(n_rows: int, n_cols: int) -> Matches:
 
 def iou_cost(a_xyxy: np.ndarray, b_xyxy: np.ndarray) -> np.ndarray:
     """``1 - IoU`` for every pair of corner boxes, ``(N, M)``; 1 for disjoint or degenerate boxes."""
-    a = np.asarray(a_xyxy, dtype=np.float64).reshape(-1, 4)[:, None, :]
-    b = np.asarray(b_xyxy, dtype=np.float64).reshape(-1, 4)[None, :, :]
-    inter_wh = np.clip(np.minimum(a[..., 2:], b[..., 2:]) - np.maximum(a[..., :2], b[..., :2]), 0, None)
-    inter = inter_wh[..., 0] * inter_wh[..., 1]
-    area_a = np.prod(np.clip(a[..., 2:] - a[..., :2], 0, None), axis=-1)
-    area_b = np.prod(np.clip(b[..., 2:] - b[..., :2], 0, None), axis=-1)
-    union = area_a + area_b - inter
-    iou = np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
-    return 1.0 - iou
+    return 1.0 - iou(a_xyxy, b_xyxy)
 
 
 def cosine_cost(galleries: Sequence[np.ndarray], features: np.ndarray) -> np.ndarray:

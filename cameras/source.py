@@ -7,9 +7,11 @@ Frame numbers start at 1 (MOTChallenge) and timestamps are ``(index - 1) / fps``
 from __future__ import annotations
 
 import logging
+import os
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
+from pathlib import Path
 from types import TracebackType
 
 import numpy as np
@@ -30,6 +32,23 @@ def is_url(text: str) -> bool:
     return bool(_URL.match(text))
 
 
+def camera_id_for(spec: str | int | os.PathLike[str]) -> str:
+    """A short id for output file names: a file's stem, a folder's name, ``cam<N>`` for a device, a URL's last
+    path part (or host). Never a path, so ``out_dir / f"{camera_id}.txt"`` stays inside ``out_dir``."""
+    if isinstance(spec, int) and not isinstance(spec, bool):
+        return f"cam{spec}"
+    text = os.fspath(spec).rstrip("/")
+    if text.isdigit() and not Path(text).exists():
+        return f"cam{text}"
+    if is_url(text):
+        rest = text.split("://", 1)[1].split("?", 1)[0]
+        host, _, path = rest.partition("/")
+        stem = Path(path).stem if path else host.rsplit("@", 1)[-1].split(":")[0]
+        return re.sub(r"[^A-Za-z0-9_.-]+", "_", stem) or "stream"
+    path = Path(text)
+    return path.name if path.is_dir() else path.stem
+
+
 class SourceError(MtmctError):
     """A camera source that cannot be opened or stopped early; the message names the source."""
 
@@ -42,8 +61,14 @@ class Source(ABC):
     """
 
     name: str
+    spec: str | int  # what the source was opened from: a path, a URL or a device index
     fps: float
     size: tuple[int, int]
+
+    @property
+    def camera_id(self) -> str:
+        """The short id output files are named by (:func:`camera_id_for` of :attr:`spec`), never a path."""
+        return camera_id_for(self.spec)
 
     @property
     def frame_count(self) -> int | None:

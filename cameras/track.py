@@ -35,7 +35,6 @@ class Track:
     state: TrackState = TrackState.TENTATIVE
     features: np.ndarray | None = None  # (K, D) the last nn_budget features, oldest first
     smooth_feature: np.ndarray | None = None
-    det_xyxy: np.ndarray | None = None  # the last matched detection's box, as the detector gave it
 
     def __post_init__(self) -> None:
         if self.n_init <= 1:
@@ -46,18 +45,12 @@ class Track:
               **params) -> Track:
         mean, cov = kf.initiate(xyxy_to_xywh(xyxy))
         track = cls(mean, cov, int(cls_id), float(score), **params)
-        track.det_xyxy = np.asarray(xyxy, dtype=np.float64)
         track.add_feature(feature)
         return track
 
     @property
     def xyxy(self) -> np.ndarray:
         return xywh_to_xyxy(self.mean[:4])
-
-    @property
-    def tlwh(self) -> np.ndarray:
-        box = self.xyxy
-        return np.concatenate([box[:2], box[2:] - box[:2]])
 
     @property
     def is_tentative(self) -> bool:
@@ -97,12 +90,11 @@ class Track:
         self.age += 1
         self.time_since_update += 1
 
-    def update(self, mean: np.ndarray, cov: np.ndarray, xyxy: np.ndarray, score: float,
-               feature: np.ndarray | None) -> None:
-        """Take the state corrected with detection ``xyxy`` (the tracker corrects all matched tracks in one batch)."""
+    def update(self, mean: np.ndarray, cov: np.ndarray, score: float, feature: np.ndarray | None) -> None:
+        """Take the state corrected with the matched detection (the tracker corrects all matched tracks in one
+        batch), that detection's score and its appearance feature."""
         self.mean, self.cov = mean, cov
         self.score = float(score)
-        self.det_xyxy = np.asarray(xyxy, dtype=np.float64)
         self.add_feature(feature)
         self.hits += 1
         self.time_since_update = 0

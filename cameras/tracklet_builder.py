@@ -10,55 +10,18 @@ from __future__ import annotations
 
 import logging
 from collections import deque
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
 
 from cameras.embedder import crop_boxes
-from mtmct.core.detections import Detections
+from cameras.track_rows import TrackRows
+from cameras.tracked_frame import TrackedFrame
+from mtmct.core.boxes import iou, xyxy_to_tlwh
 from mtmct.core.tracklet import SHORT, SMALL, Tracklet
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class FrameTracks:
-    """The tracks reported in one frame, row-aligned: ids, tlwh boxes (as written to MOT), scores, classes and
-    the ReID feature of each track's detection in this frame (None when tracking without ReID)."""
-
-    ids: np.ndarray
-    tlwh: np.ndarray
-    scores: np.ndarray
-    classes: np.ndarray | None = None
-    features: np.ndarray | None = None
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "ids", np.asarray(self.ids, np.int64).reshape(-1))
-        object.__setattr__(self, "tlwh", np.asarray(self.tlwh, np.float64).reshape(-1, 4))
-        object.__setattr__(self, "scores", np.asarray(self.scores, np.float64).reshape(-1))
-        n = len(self.ids)
-        classes = np.zeros(n, np.int64) if self.classes is None else np.asarray(self.classes, np.int64).reshape(-1)
-        object.__setattr__(self, "classes", classes)
-        if self.features is not None:
-            object.__setattr__(self, "features", np.asarray(self.features, np.float32).reshape(n, -1))
-        if not len(self.tlwh) == len(self.scores) == len(classes) == n:
-            raise ValueError(f"FrameTracks: ids, tlwh, scores and classes must be aligned, got {n} ids")
-
-    @classmethod
-    def from_tracks(cls, tracks: Sequence, dets: Detections) -> FrameTracks:
-        """From DeepSort's output for a frame and that frame's detections: each track's feature is that of the
-        detection it matched (``det_xyxy`` is that detection's box, copied exactly)."""
-        features = None
-        if dets.embeddings is not None and len(tracks):
-            index = {tuple(box): i for i, box in enumerate(np.asarray(dets.xyxy, np.float64))}
-            rows = [index.get(tuple(np.asarray(t.det_xyxy, np.float64))) for t in tracks]
-            if any(r is None for r in rows):
-                raise ValueError("FrameTracks.from_tracks: a track's det_xyxy is not one of this frame's detections")
-            features = dets.embeddings[rows]
-        return cls(ids=[t.track_id for t in tracks], tlwh=np.array([t.tlwh for t in tracks]).reshape(-1, 4),
-                   scores=[t.score for t in tracks], classes=[t.cls for t in tracks], features=features)
 
 
 @dataclass
@@ -68,22 +31,12 @@ class _Open:
     cls: int
     frames: list[int] = field(default_factory=list)
     times: list[float] = field(default_factory=list)
-    boxes: list[np.ndarray] = field(default_factory=list)
+    boxes: list[np.ndarray] = field(default_factory=list)  # xyxy
     scores: list[float] = field(default_factory=list)
     weights: list[float] = field(default_factory=list)
     features: list[np.ndarray] = field(default_factory=list)
     feature_weights: list[float] = field(default_factory=list)
     crops: list[tuple[int, float, np.ndarray]] = field(default_factory=list)  # (frame, weight, image)
-
-
-def iou_matrix(a_tlwh: np.ndarray, b_tlwh: np.ndarray) -> np.ndarray:
-    a, b = np.asarray(a_tlwh, np.float64).reshape(-1, 4), np.asarray(b_tlwh, np.float64).reshape(-1, 4)
-    ax1, ay1, bx1, by1 = a[:, 0] + a[:, 2], a[:, 1] + a[:, 3], b[:, 0] + b[:, 2], b[:, 1] + b[:, 3]
-    iw = np.clip(np.minimum(ax1[:, None], bx1[None]) - np.maximum(a[:, None, 0], b[None, :, 0]), 0, None)
-    ih = np.clip(np.minimum(ay1[:, None], by1[None]) - np.maximum(a[:, None, 1], b[None, :, 1]), 0, None)
-    inter = iw * ih
-    union = (a[:, 2] * a[:, 3])[:, None] + (b[:, 2] * b[:, 3])[None] - inter
-    return np.where(union > 0, inter / np.maximum(union, 1e-12), 0.0)
 
 
 class TrackletBuilder:
@@ -122,36 +75,39 @@ class TrackletBuilder:
     def open_ids(self) -> list[int]:
         return sorted(self._open)
 
-    def weights(self, tracks: FrameTracks) -> np.ndarray:
+    def weights(self, tracks: TrackRows) -> np.ndarray:
         """Per-box trust in [0, 1]: score x size (height over the camera's typical one, capped) x (1 - max IoU
         with any other box of the frame, since an overlapping box's crop shows part of someone else)."""
         n = len(tracks.ids)
         if n == 0:
             return np.zeros(0)
-        heights = tracks.tlwh[:, 3]
+        heights = tracks.xyxy[:, 3] - tracks.xyxy[:, 1]
         typical = max(self.min_height, float(np.median(self._heights)) if self._heights else 0.0, 1e-6)
         size = np.clip(heights / typical, 0.0, 1.0)
-        iou = iou_matrix(tracks.tlwh, tracks.tlwh)
-        np.fill_diagonal(iou, 0.0)
-        occlusion = iou.max(axis=1) if n > 1 else np.zeros(1)
+        overlap = iou(tracks.xyxy, tracks.xyxy)
+        np.fill_diagonal(overlap, 0.0)
+        occlusion = overlap.max(axis=1) if n > 1 else np.zeros(1)
         return np.clip(tracks.scores, 0.0, 1.0) * size * (1.0 - occlusion)
 
-    def update(self, frame: int, timestamp: float, tracks: FrameTracks, image: np.ndarray | None = None,
+    def update(self, frame: int, timestamp: float, tracks: TrackRows, image: np.ndarray | None = None,
                ) -> list[Tracklet]:
-        """Add one frame (``image`` for crops, optional). Returns tracklets closed by this frame."""
+        """Add one frame's tracker rows (``image`` for crops, optional). Returns tracklets closed by this frame.
+
+        Each track's ReID feature is its row's embedding: the one of the detection the tracker assigned it.
+        """
         weights = self.weights(tracks)
-        self._heights.extend(float(h) for h in tracks.tlwh[:, 3])
-        crops = crop_boxes(image, self._xyxy(tracks.tlwh)) if image is not None and self.n_crops else None
+        self._heights.extend(float(h) for h in tracks.xyxy[:, 3] - tracks.xyxy[:, 1])
+        crops = crop_boxes(image, tracks.xyxy) if image is not None and self.n_crops else None
         for i, track_id in enumerate(tracks.ids):
             state = self._open.setdefault(int(track_id), _Open(int(tracks.classes[i])))
             w = float(weights[i])
             state.frames.append(frame)
             state.times.append(timestamp + self.clock_offset)
-            state.boxes.append(tracks.tlwh[i])
+            state.boxes.append(tracks.xyxy[i])
             state.scores.append(float(tracks.scores[i]))
             state.weights.append(w)
-            if tracks.features is not None:
-                state.features.append(tracks.features[i])
+            if tracks.embeddings is not None:
+                state.features.append(tracks.embeddings[i])
                 state.feature_weights.append(w)
             if crops is not None and crops[i].size:
                 self._add_crop(state, frame, w, crops[i])
@@ -161,10 +117,6 @@ class TrackletBuilder:
     def finish(self) -> list[Tracklet]:
         """Close every open track (end of stream)."""
         return [self._close(tid) for tid in sorted(self._open)]
-
-    @staticmethod
-    def _xyxy(tlwh: np.ndarray) -> np.ndarray:
-        return np.concatenate([tlwh[:, :2], tlwh[:, :2] + tlwh[:, 2:]], axis=1)
 
     def _add_crop(self, state: _Open, frame: int, weight: float, crop: np.ndarray) -> None:
         """Keep at most 4 x n_crops candidates: when full, of the two candidates closest in time drop the
@@ -201,7 +153,7 @@ class TrackletBuilder:
         # the trust of what was pooled (weight-weighted mean weight), ramped up over the first min_frames
         pooled_trust = float((weights ** 2).sum() / weights.sum()) if weights.sum() > 1e-9 else 0.0
         quality = float(np.clip(pooled_trust * min(1.0, len(weights) / self.min_frames), 0.0, 1.0))
-        boxes = np.stack(state.boxes)
+        boxes = xyxy_to_tlwh(np.stack(state.boxes))  # tlwh: the tracklet table's layout
         flags = set()
         if len(state.frames) < self.min_frames:
             flags.add(SHORT)
@@ -210,3 +162,21 @@ class TrackletBuilder:
         return Tracklet(self.camera_id, track_id, state.cls, state.frames, state.times, boxes, state.scores,
                         embedding, quality=quality, flags=frozenset(flags),
                         crops=self._pick_crops(state) if state.crops else [])
+
+
+class TrackletSink:
+    """The camera loop's sink for tracklets: feeds ``builder`` every tracked frame and keeps what it closes in
+    ``tracklets`` (the rest are closed by :meth:`close`, at the end of the stream). Its time is booked under the
+    ``tracklets`` stage."""
+
+    stage = "tracklets"
+
+    def __init__(self, builder: TrackletBuilder) -> None:
+        self.builder = builder
+        self.tracklets: list[Tracklet] = []
+
+    def update(self, frame: TrackedFrame) -> None:
+        self.tracklets.extend(self.builder.update(frame.index, frame.timestamp, frame.tracks, frame.image))
+
+    def close(self) -> None:
+        self.tracklets.extend(self.builder.finish())

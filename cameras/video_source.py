@@ -46,6 +46,7 @@ class VideoSource(Source):
             raise ValueError(f"need retries >= 0, retry_delay >= 0, timeout > 0; got {retries}, {retry_delay}, "
                              f"{timeout}")
         self.retries, self.retry_delay, self.timeout = retries, retry_delay, timeout
+        self.spec = target if isinstance(target, int) else os.fspath(target)
         if isinstance(target, int):
             self.kind, self._target, self.name = "device", target, f"camera device {target}"
         elif is_url(str(target)):

@@ -7,13 +7,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from tqdm import tqdm
-
+from cameras.annotate import Annotator
+from cameras.camera_loop import run_camera_loop
 from cameras.detector import Detector, load_detector
-from cameras.source import SourceError
-from cameras.open_source import camera_id_for, open_source
-from cameras.annotate import VideoWriter, draw_boxes
-from mtmct.core.mot_io import format_det_rows
+from cameras.mot_writer import DetWriter
+from cameras.open_source import open_source
 
 log = logging.getLogger(__name__)
 
@@ -42,38 +40,18 @@ def run_detect(
     fps: float | None = None,
     progress: bool = True,
 ) -> DetectResult:
-    """Detect on every frame of ``source``; rows are flushed per frame so an interrupted run keeps its output."""
+    """Detect on every frame of ``source`` through the camera loop with no tracker; the det writer flushes each
+    frame, so an interrupted run keeps its output."""
     det = detector if isinstance(detector, Detector) else load_detector(detector, device=device, conf=conf)
     src = open_source(source, fps=fps)
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    camera_id = camera_id_for(source)
-    det_file = out_dir / f"{camera_id}.txt"
-    video = VideoWriter(out_dir / f"{camera_id}.mp4", src.fps) if save_video else None
-    frames = boxes = 0
-    error = None
-    start = time.perf_counter()
-    bar = tqdm(total=src.frame_count, unit="frame", desc=camera_id, disable=not progress, dynamic_ncols=True)
     try:
-        with open(det_file, "w") as out:
-            try:
-                for frame in src:
-                    dets = det.detect(frame.image)
-                    out.write(format_det_rows(frame.index, dets))
-                    out.flush()
-                    if video is not None:
-                        labels = [f"{s:.2f}" for s in dets.scores]
-                        video.write(draw_boxes(frame.image.copy(), dets.xyxy, labels))
-                    frames += 1
-                    boxes += len(dets)
-                    bar.update(1)
-            except SourceError as exc:
-                error = str(exc)
-                log.warning("%s", exc)
+        out_dir = Path(out_dir)
+        writer = DetWriter(out_dir / f"{src.camera_id}.txt")
+        video = Annotator(out_dir / f"{src.camera_id}.mp4", src.fps, show="detections") if save_video else None
+        start = time.perf_counter()
+        loop = run_camera_loop(src, lambda frame: det.detect(frame.image), None, [writer, *([video] if video else [])],
+                               total=src.frame_count, name=src.camera_id, progress=progress)
+        seconds = time.perf_counter() - start
     finally:
-        bar.close()
         src.close()
-        if video is not None:
-            video.close()
-    seconds = time.perf_counter() - start
-    return DetectResult(det_file, video.path if video else None, frames, boxes, seconds, error)
+    return DetectResult(writer.path, video.path if video else None, loop.frames, writer.count, seconds, loop.error)

@@ -27,8 +27,8 @@ def track_sequence(folder, config=PRESET) -> tuple[np.ndarray, np.ndarray]:
     rows = []
     for frame in range(1, int(max(det[:, 0].max(), gt[:, 0].max())) + 1):
         d = det[det[:, 0] == frame]
-        for t in tracker.update(Detections.from_tlwh(d[:, 2:6], d[:, 6])):
-            rows.append([frame, t.track_id, *t.tlwh, t.score, -1, -1, -1])
+        tracks = tracker.update(Detections.from_tlwh(d[:, 2:6], d[:, 6]))
+        rows += [[frame, i, *box, score, -1, -1, -1] for i, box, score in zip(tracks.ids, tracks.tlwh, tracks.scores)]
     return gt, np.array(rows, float).reshape(-1, 10)
 
 

@@ -6,7 +6,10 @@ import cv2
 import numpy as np
 import pytest
 
-from cameras.tracklet_builder import FrameTracks, TrackletBuilder
+from cameras.deepsort import DeepSort
+from cameras.track_rows import TrackRows
+from cameras.tracklet_builder import TrackletBuilder
+from mtmct.core.boxes import tlwh_to_xyxy
 from mtmct.core.detections import Detections
 from mtmct.core.tracklet import SHORT, SMALL
 
@@ -14,11 +17,12 @@ A = np.array([1.0, 0.0, 0.0, 0.0], np.float32)
 B = np.array([0.0, 1.0, 0.0, 0.0], np.float32)
 
 
-def frame(ids, tlwh, scores, features=None) -> FrameTracks:
-    return FrameTracks(ids=ids, tlwh=tlwh, scores=scores, features=features)
+def frame(ids, tlwh, scores, features=None) -> TrackRows:
+    """Tracker rows from boxes written as top-left + size (the tracklets' layout, so expectations read alike)."""
+    return TrackRows(ids=ids, xyxy=tlwh_to_xyxy(tlwh), scores=scores, embeddings=features)
 
 
-def one(track_id=1, box=(10, 10, 40, 100), score=0.9, feature=A) -> FrameTracks:
+def one(track_id=1, box=(10, 10, 40, 100), score=0.9, feature=A) -> TrackRows:
     return frame([track_id], [box], [score], None if feature is None else [feature])
 
 
@@ -31,6 +35,7 @@ def test_track_closes_only_after_max_gap_then_rest_at_finish():
     assert [t.track_id for t in closed] == [1]
     t1 = closed[0]
     assert t1.camera_id == "c1" and list(t1.frames) == [1] and t1.embedding is None
+    assert t1.boxes.tolist() == [[0, 0, 20, 80]]  # tracklets keep tlwh, the table's layout
     assert t1.times[0] == pytest.approx(100.0)  # timestamp + clock offset
     assert b.open_ids == [2]
     (t2,) = b.finish()
@@ -114,21 +119,20 @@ def test_crops_are_small_jpegs_spread_over_time():
     assert shades == sorted(shades) and shades[0] < 15 and shades[-1] > 27  # early, middle and late frames
 
 
-def test_from_tracks_takes_the_matched_detections_feature():
-    """DeepSort's tracks carry the matched detection's box; the feature comes from that detection."""
-    from cameras.deepsort import DeepSort
+def test_two_tracks_on_identical_boxes_pool_their_own_features():
+    """DeepSort to builder: two people on the very same box, told apart by their look. Each tracklet pools only
+    its own person's features (a feature recovered from box coordinates would give both the same one)."""
+    tracker, builder = DeepSort(n_init=1), TrackletBuilder("c1", min_frames=1)
+    for f in range(1, 11):
+        looks = [A, B] if f % 2 else [B, A]
+        dets = Detections(xyxy=[[100 + f, 50, 140 + f, 150]] * 2, scores=[0.9, 0.9], classes=[0, 0],
+                          embeddings=np.stack(looks))
+        builder.update(f, f / 10, tracker.update(dets))
+    first, second = builder.finish()
+    assert len(first) == len(second) == 10
+    assert first.embedding @ A == pytest.approx(1.0) and second.embedding @ B == pytest.approx(1.0)
 
-    tracker = DeepSort(n_init=1)
-    dets = Detections(xyxy=np.array([[0, 0, 10, 30], [50, 0, 60, 30]], np.float32), scores=np.array([0.9, 0.8]),
-                      classes=np.array([0, 0])).with_embeddings(np.stack([A, B]))
-    tracks = tracker.update(dets)
-    ft = FrameTracks.from_tracks(tracks, dets)
-    for i, track in enumerate(tracks):
-        col = int(np.argmin(np.abs(dets.xyxy - track.det_xyxy).sum(1)))
-        assert np.array_equal(ft.features[i], dets.embeddings[col]) and ft.ids[i] == track.track_id
-    assert FrameTracks.from_tracks(tracks, Detections(dets.xyxy, dets.scores, dets.classes)).features is None
 
-
-def test_misaligned_frame_is_refused():
+def test_misaligned_rows_are_refused():
     with pytest.raises(ValueError, match="aligned"):
-        FrameTracks(ids=[1, 2], tlwh=[(0, 0, 1, 1)], scores=[0.5, 0.5])
+        TrackRows(ids=[1, 2], xyxy=[(0, 0, 1, 1)], scores=[0.5, 0.5])
