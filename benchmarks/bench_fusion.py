@@ -44,9 +44,9 @@ def topology() -> Topology:
     for i in range(8):
         a, b = sorted((i, (i + 1) % 8))
         if (a, b) in OVERLAPS:
-            links.append(Link(CAMERAS[a], CAMERAS[b], overlap=True))
+            links.append(Link(a=CAMERAS[a], b=CAMERAS[b], overlap=True))
         else:
-            links.append(Link(CAMERAS[a], CAMERAS[b], min_s=10, max_s=120))
+            links.append(Link(a=CAMERAS[a], b=CAMERAS[b], min_s=10, max_s=120))
     return Topology(CAMERAS, links, overlap_gap_s=3.0)
 
 

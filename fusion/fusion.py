@@ -21,15 +21,16 @@
    camera order and track id), and each tracklet's ``global_id`` is set.
 
 Tracklets without an embedding, or whose camera has no other linked camera to match, end as singletons.
+Every knob named above is a field of :class:`~mtmct.core.config.fusion.FusionConfig`, documented there by its
+trade-off; ``fuse(tracklets, topology, config)`` takes one (None: the defaults).
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, fields
-from typing import Any, Literal
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import networkx as nx
 import numpy as np
@@ -40,67 +41,12 @@ from fusion.motion import continuity_error, end_states
 from fusion.rerank import cosine_distance, rerank_set
 from fusion.topology import OVERLAP, Topology
 from fusion.tracklet_index import TrackletIndex, index_pairs, similar_pairs
-from mtmct.core.errors import MtmctError
-from mtmct.core.tracklet import SHORT, SMALL, GlobalIdentity, Tracklet
+from mtmct.core.config.fusion import FusionConfig
+from mtmct.core.tracklet import GlobalIdentity, Tracklet
+
+__all__ = ["FusionConfig", "candidate_edges", "candidate_graph", "fuse", "neighbour_pairs", "time_pairs"]
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class FusionConfig:
-    """Keyword arguments of :func:`fuse`, one field each (a YAML ``fusion:`` mapping loads into this).
-
-    ``similarity``: minimum cosine similarity of an appearance-only edge (a pair not seen together and not
-    continuing each other's motion), and of the average cross pair when merging along one with average linkage;
-    raising it splits people whose look changes between cameras (light, pose) or who come back, lowering it
-    merges look-alikes who come one after the other; set it from the ReID model's different-person similarities,
-    well above their bulk. ``overlap_similarity``: minimum similarity of a simultaneous pair on overlap-linked
-    cameras, a strong edge; it can sit below ``similarity`` because only the people in view at that moment
-    compete; raising it splits a person whose two views differ (size, angle), lowering it joins two people who
-    cross the shared area together. ``motion_gap_s``: longest gap (s) for a motion continuation in one camera
-    (0 disables); the extrapolation gets less certain with the gap, so raising it joins longer occlusions but
-    risks taking a newcomer who appears where the lost person was heading. ``motion_tolerance``: largest
-    distance, in box heights, between the extrapolated end and the next start; raising it forgives turns and
-    jittery boxes but joins neighbours. ``motion_similarity``: minimum similarity of a motion continuation, a
-    veto for clear changes of person, kept low because fragments are often short and blurry. ``k``: neighbours per tracklet; more finds a person's tracklets among many look-alikes
-    at the cost of time and edges. ``linkage``: "average" resists chaining two people through one ambiguous
-    tracklet; "single" merges more eagerly. ``rerank``: order merges by k-reciprocal re-ranked distance
-    (Zhong et al.) instead of raw similarity; dense, so only up to ``rerank_max_n`` tracklets (beyond, it is
-    skipped with a warning). ``min_quality`` and ``low_quality_flags``: tracklets below that quality or with any
-    of these flags only attach to clusters of good tracklets and never bridge two. ``exact_max_n``,
-    ``nprobe``, ``use_gpu``: index trade-offs (see :class:`TrackletIndex`).
-    """
-
-    similarity: float = 0.5
-    overlap_similarity: float = 0.55
-    motion_gap_s: float = 2.0
-    motion_tolerance: float = 1.0
-    motion_similarity: float = 0.3
-    k: int = 10
-    linkage: Literal["single", "average"] = "average"
-    rerank: bool = False
-    rerank_k1: int = 20
-    rerank_k2: int = 6
-    rerank_lambda: float = 0.3
-    rerank_max_n: int = 5000
-    min_quality: float = 0.0
-    low_quality_flags: tuple[str, ...] = (SHORT, SMALL)
-    exact_max_n: int = 20_000
-    nprobe: int = 16
-    use_gpu: bool | None = None
-    progress: bool = False
-
-    @classmethod
-    def from_mapping(cls, mapping: Mapping[str, Any]) -> FusionConfig:
-        """From a config mapping; unknown keys are an error naming the known ones (the mapping is not changed)."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(mapping) - known)
-        if unknown:
-            raise MtmctError(f"fusion config: unknown keys {unknown}; known keys are {sorted(known)}")
-        values = dict(mapping)
-        if "low_quality_flags" in values:
-            values["low_quality_flags"] = tuple(values["low_quality_flags"])
-        return cls(**values)
 
 
 @dataclass
@@ -135,11 +81,13 @@ def _embeddings(tracklets: Sequence[Tracklet]) -> tuple[np.ndarray, np.ndarray]:
     return rows, np.stack([tracklets[i].embedding for i in rows]).astype(np.float32, copy=False)
 
 
-def neighbour_pairs(emb: np.ndarray, similarity: float = 0.5, k: int = 10, exact_max_n: int = 20_000,
-                    nprobe: int = 16, use_gpu: bool | None = None,
+def neighbour_pairs(emb: np.ndarray, config: FusionConfig | None = None,
                     progress: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    """Each row's ``k`` nearest rows with similarity >= ``similarity``, once per pair: ``(pairs (E, 2) with
-    i < j, similarities (E,))``. On CPU the list-major :func:`similar_pairs`; with a GPU, FAISS search."""
+    """Each row's ``config.k`` nearest rows with similarity >= ``config.similarity``, once per pair: ``(pairs
+    (E, 2) with i < j, similarities (E,))``. On CPU the list-major :func:`similar_pairs`; with a GPU, FAISS
+    search."""
+    c = config or FusionConfig()
+    similarity, k, exact_max_n, nprobe, use_gpu = c.similarity, c.k, c.exact_max_n, c.nprobe, c.use_gpu
     if len(emb) < 2 or k <= 0:
         return np.zeros((0, 2), np.int64), np.zeros(0, np.float32)
     if use_gpu or (use_gpu is None and _faiss_gpus() > 0):
@@ -226,13 +174,12 @@ def _time_candidates(cam: np.ndarray, start: np.ndarray, end: np.ndarray, topolo
 
 
 def _edges(tracklets: Sequence[Tracklet], table: _Table, topology: Topology, rows: np.ndarray, emb: np.ndarray,
-           similarity: float, overlap_similarity: float, motion_gap_s: float, motion_tolerance: float,
-           motion_similarity: float, k: int, exact_max_n: int, nprobe: int, use_gpu: bool | None,
-           progress: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, float]:
+           config: FusionConfig, progress: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, float]:
     """Allowed candidate edges: ``(pairs (E, 2) tracklet rows i < j, similarities (E,), strong (E,), number of
     candidates before the gates, perf_counter when the gates began)``; see the module docstring for which pairs
     are candidates and which are strong."""
-    knn, knn_sims = neighbour_pairs(emb, similarity, k, exact_max_n, nprobe, use_gpu, progress)
+    knn, knn_sims = neighbour_pairs(emb, config, progress)
+    motion_gap_s = config.motion_gap_s
     if len(rows) >= 2:
         timed = _time_candidates(table.cam[rows], table.start[rows], table.end[rows], topology, motion_gap_s)
     else:
@@ -248,8 +195,8 @@ def _edges(tracklets: Sequence[Tracklet], table: _Table, topology: Topology, row
     gap = np.maximum(table.start[b] - table.end[a], table.start[a] - table.end[b])
     same = table.cam[a] == table.cam[b]
     strong = (~same & (topology.kind[table.cam[a], table.cam[b]] == OVERLAP) & (gap <= 0)
-              & (sims >= overlap_similarity))
-    moving = np.flatnonzero(same & (gap > 0) & (gap <= motion_gap_s) & (sims >= motion_similarity))
+              & (sims >= config.overlap_similarity))
+    moving = np.flatnonzero(same & (gap > 0) & (gap <= motion_gap_s) & (sims >= config.motion_similarity))
     if len(moving):
         first, second = a[moving], b[moving]
         swap = table.start[second] < table.start[first]
@@ -257,30 +204,27 @@ def _edges(tracklets: Sequence[Tracklet], table: _Table, topology: Topology, row
         involved, inverse = np.unique(np.concatenate([first, second]), return_inverse=True)
         states = end_states([tracklets[r] for r in involved.tolist()])
         err = continuity_error(states, inverse[:len(moving)], inverse[len(moving):], gap[moving])
-        strong[moving[err <= motion_tolerance]] = True
-    keep = strong | (sims >= similarity)
+        strong[moving[err <= config.motion_tolerance]] = True
+    keep = strong | (sims >= config.similarity)
     pairs, sims, strong = pairs[keep], sims[keep], strong[keep]
     allowed = _allowed(pairs, table, topology)
     return pairs[allowed], sims[allowed], strong[allowed], found, gates_began
 
 
-def candidate_edges(tracklets: Sequence[Tracklet], topology: Topology, similarity: float = 0.5, k: int = 10,
-                    exact_max_n: int = 20_000, nprobe: int = 16, use_gpu: bool | None = None,
-                    overlap_similarity: float = 0.55, motion_gap_s: float = 2.0, motion_tolerance: float = 1.0,
-                    motion_similarity: float = 0.3) -> tuple[np.ndarray, np.ndarray]:
+def candidate_edges(tracklets: Sequence[Tracklet], topology: Topology,
+                    config: FusionConfig | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Allowed candidate pairs, strong and appearance-only alike: ``(pairs (E, 2) int64 tracklet rows with
     i < j, cosine similarities (E,))``."""
     rows, emb = _embeddings(tracklets)
-    pairs, sims, *_ = _edges(tracklets, _Table.of(tracklets, topology), topology, rows, emb, similarity,
-                               overlap_similarity, motion_gap_s, motion_tolerance, motion_similarity, k,
-                               exact_max_n, nprobe, use_gpu, False)
+    table = _Table.of(tracklets, topology)
+    pairs, sims, *_ = _edges(tracklets, table, topology, rows, emb, config or FusionConfig(), False)
     return pairs, sims
 
 
-def candidate_graph(tracklets: Sequence[Tracklet], topology: Topology, similarity: float = 0.5,
-                    k: int = 10) -> nx.Graph:
+def candidate_graph(tracklets: Sequence[Tracklet], topology: Topology,
+                    config: FusionConfig | None = None) -> nx.Graph:
     """The candidate edges as a networkx graph whose nodes are tracklet keys (for inspection and plots)."""
-    pairs, sims = candidate_edges(tracklets, topology, similarity, k)
+    pairs, sims = candidate_edges(tracklets, topology, config)
     graph = edge_graph(len(tracklets), pairs, sims)
     return nx.relabel_nodes(graph, {i: t.key for i, t in enumerate(tracklets)})
 
@@ -308,17 +252,14 @@ def _merge_check(table: _Table, topology: Topology):
     return can_merge
 
 
-def fuse(tracklets: Sequence[Tracklet], topology: Topology, *, similarity: float = 0.5,
-         overlap_similarity: float = 0.55, motion_gap_s: float = 2.0, motion_tolerance: float = 1.0,
-         motion_similarity: float = 0.3, k: int = 10,
-         linkage: Literal["single", "average"] = "average", rerank: bool = False, rerank_k1: int = 20,
-         rerank_k2: int = 6, rerank_lambda: float = 0.3, rerank_max_n: int = 5000, min_quality: float = 0.0,
-         low_quality_flags: Sequence[str] = (SHORT, SMALL), exact_max_n: int = 20_000, nprobe: int = 16,
-         use_gpu: bool | None = None, progress: bool = False) -> list[GlobalIdentity]:
-    """Group tracklets into global identities (see the module docstring and :class:`FusionConfig`).
+def fuse(tracklets: Sequence[Tracklet], topology: Topology, config: FusionConfig | None = None, *,
+         progress: bool = False) -> list[GlobalIdentity]:
+    """Group tracklets into global identities (see the module docstring; ``config`` None: the defaults of
+    :class:`FusionConfig`). ``progress`` shows bars on long work.
 
     Sets ``tracklet.global_id`` on every input tracklet and returns the identities ordered by global id.
     """
+    config = config or FusionConfig()
     tracklets = list(tracklets)
     keys = [t.key for t in tracklets]
     if len(set(keys)) != len(keys):
@@ -329,29 +270,29 @@ def fuse(tracklets: Sequence[Tracklet], topology: Topology, *, similarity: float
     t0 = time.perf_counter()
     table = _Table.of(tracklets, topology)
     rows, emb = _embeddings(tracklets)
-    pairs, sims, strong, found, t1 = _edges(tracklets, table, topology, rows, emb, similarity, overlap_similarity,
-                                            motion_gap_s, motion_tolerance, motion_similarity, k, exact_max_n,
-                                            nprobe, use_gpu, progress)
+    pairs, sims, strong, found, t1 = _edges(tracklets, table, topology, rows, emb, config, progress)
     t2 = time.perf_counter()
     log.info("fusion: %d tracklets, %d candidate pairs (kNN above similarity %.2f, and by time), %d allowed by "
-             "the topology and evidence, %d of them strong", n, found, similarity, len(pairs), int(strong.sum()))
+             "the topology and evidence, %d of them strong", n, found, config.similarity, len(pairs), int(strong.sum()))
     weights = sims.astype(np.float64)
-    if rerank and len(pairs):
-        if len(rows) > rerank_max_n:
+    if config.rerank and len(pairs):
+        if len(rows) > config.rerank_max_n:
             log.warning("fusion: re-ranking skipped, %d tracklets > rerank_max_n=%d (dense O(n^2) memory)",
-                        len(rows), rerank_max_n)
+                        len(rows), config.rerank_max_n)
         else:
             position = np.full(n, -1, np.int64)
             position[rows] = np.arange(len(rows))
-            dist = rerank_set(cosine_distance(emb, emb), rerank_k1, rerank_k2, rerank_lambda)
+            dist = rerank_set(cosine_distance(emb, emb), config.rerank_k1, config.rerank_k2,
+                              config.rerank_lambda)
             reranked = 1.0 - dist[position[pairs[:, 0]], position[pairs[:, 1]]].astype(np.float64)
             weights = np.where(strong, weights, reranked)  # strong edges keep their similarity
     full_emb = np.zeros((n, max(emb.shape[1], 1)), np.float32)
     full_emb[rows] = emb
-    flags = frozenset(low_quality_flags)
-    attach = np.array([t.quality < min_quality or bool(t.flags & flags) for t in tracklets], bool)
+    flags = frozenset(config.low_quality_flags)
+    attach = np.array([t.quality < config.min_quality or bool(t.flags & flags) for t in tracklets], bool)
     labels = constrained_clusters(n, pairs, weights, _merge_check(table, topology), embeddings=full_emb,
-                                  linkage=linkage, threshold=similarity, attach_only=attach, strong=strong,
+                                  linkage=config.linkage, threshold=config.similarity, attach_only=attach,
+                                  strong=strong,
                                   progress=progress)
     t3 = time.perf_counter()
     identities = _identities(tracklets, table, labels)

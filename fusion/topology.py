@@ -38,29 +38,18 @@ from dataclasses import dataclass, field
 import networkx as nx
 import numpy as np
 
+from mtmct.core.config.camera_set import CameraSetConfig
+from mtmct.core.config.topology import Link, TopologyConfig
 from mtmct.core.errors import MtmctError
 from mtmct.core.tracklet import Tracklet
+
+__all__ = ["NONE", "TRANSIT", "OVERLAP", "SAME", "Link", "CameraGeometry", "Topology", "foot_points", "to_ground",
+           "in_zones"]
 
 NONE, TRANSIT, OVERLAP, SAME = 0, 1, 2, 3
 """Kinds of camera pair in :attr:`Topology.kind`."""
 
-
-@dataclass(frozen=True)
-class Link:
-    """A way between cameras ``a`` and ``b`` (undirected): a transit window, or overlapping views."""
-
-    a: str
-    b: str
-    overlap: bool = False
-    min_s: float | None = None
-    max_s: float | None = None
-
-    def __post_init__(self) -> None:
-        if self.a == self.b:
-            raise MtmctError(f"link {self.a}-{self.b}: a camera cannot link to itself (see Topology.reentry_max_s)")
-        lo, hi = self.min_s, self.max_s
-        if (lo is not None and lo < 0) or (lo is not None and hi is not None and hi < lo):
-            raise MtmctError(f"link {self.a}-{self.b}: need 0 <= min_s <= max_s, got min_s={lo} max_s={hi}")
+_DEFAULTS = TopologyConfig()  # the knobs' one set of defaults
 
 
 @dataclass(frozen=True)
@@ -112,21 +101,29 @@ def in_zones(points: np.ndarray, zones: Sequence[np.ndarray]) -> np.ndarray:
 class Topology:
     """Cameras, the links between them, optional geometry, and the rules of the module docstring.
 
-    ``overlap_gap_s``: the longest gap allowed between tracklets of overlapping cameras that do not share time
-    (when the link gives no ``max_s``); raising it forgives tracker latency at the hand-over but lets two people
-    who cross the shared area one after the other be joined. ``reentry_max_s``: the longest gap for a direct
-    link within one camera (``None`` = any); lowering it stops joining a person with a look-alike returning
-    hours later, but splits people who really come back. ``max_ground_distance`` (ground units, e.g. metres)
-    and ``sync_tolerance_s`` (how close two samples' times must be to compare positions) apply with homographies.
+    ``links`` are :class:`~mtmct.core.config.topology.Link`; ``overlap_gap_s``, ``reentry_max_s``,
+    ``max_ground_distance`` and ``sync_tolerance_s`` are documented, with their trade-offs and defaults, on
+    :class:`~mtmct.core.config.topology.TopologyConfig`. A camera set builds one with :meth:`from_config`.
     """
 
     cameras: Sequence[str]
     links: Sequence[Link] = ()
     geometry: Mapping[str, CameraGeometry] = field(default_factory=dict)
-    overlap_gap_s: float = 2.0
-    reentry_max_s: float | None = None
-    max_ground_distance: float = 1.5
-    sync_tolerance_s: float = 0.2
+    overlap_gap_s: float = _DEFAULTS.overlap_gap_s
+    reentry_max_s: float | None = _DEFAULTS.reentry_max_s
+    max_ground_distance: float = _DEFAULTS.max_ground_distance
+    sync_tolerance_s: float = _DEFAULTS.sync_tolerance_s
+
+    @classmethod
+    def from_config(cls, config: CameraSetConfig) -> Topology:
+        """A camera set's topology: its cameras in order, its links and knobs, and the geometry (zones,
+        homography) of the cameras that have any."""
+        geometry = {cam.id: CameraGeometry(homography=cam.homography, zones=tuple(z.polygon for z in cam.zones))
+                    for cam in config.cameras if cam.zones or cam.homography is not None}
+        t = config.topology
+        return cls([cam.id for cam in config.cameras], t.links, geometry, overlap_gap_s=t.overlap_gap_s,
+                   reentry_max_s=t.reentry_max_s, max_ground_distance=t.max_ground_distance,
+                   sync_tolerance_s=t.sync_tolerance_s)
 
     def __post_init__(self) -> None:
         self.cameras = tuple(self.cameras)

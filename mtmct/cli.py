@@ -14,7 +14,7 @@ import sys
 from mtmct.core.errors import MtmctError
 
 # modules under mtmct.commands, each with register(subparsers) that sets a `run(args) -> int` default
-COMMANDS = ["detect", "track", "run", "eval", "query", "serve", "dataset", "db", "models", "demo"]
+COMMANDS = ["detect", "track", "run", "config", "eval", "query", "serve", "dataset", "db", "models", "demo"]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -12,7 +12,6 @@ transaction as soon as it finishes, so a run killed half-way keeps its finished 
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 import os
@@ -24,8 +23,8 @@ import numpy as np
 import yaml
 
 from cameras.camera_actor import CameraResult, CameraWorker, camera_actor_class, run_camera_actors
-from fusion.fusion import FusionConfig, fuse
-from fusion.topology import CameraGeometry, Link, Topology
+from fusion.fusion import fuse
+from fusion.topology import Topology
 from mtmct.core.camera_config import CameraSetConfig, load_camera_config
 from mtmct.core.errors import MtmctError
 from mtmct.core.tracklet import GlobalIdentity, Tracklet
@@ -56,13 +55,6 @@ class RunResult:
     @property
     def frames(self) -> int:
         return sum(c.frames for c in self.cameras)
-
-
-def topology_of(config: CameraSetConfig) -> Topology:
-    """The fusion topology of a camera set: its links and, where cameras have zones, their hand-over zones."""
-    geometry = {cam.id: CameraGeometry(zones=tuple(z.polygon for z in cam.zones)) for cam in config.cameras if cam.zones}
-    links = [Link(link.a, link.b, link.overlap, link.min_s, link.max_s) for link in config.topology]
-    return Topology([cam.id for cam in config.cameras], links, geometry)
 
 
 def _start_ray(address: str | None, num_cpus: int | None) -> bool:
@@ -103,7 +95,7 @@ def _check_reachable(address: str) -> None:
 def config_text(cfg: CameraSetConfig) -> str:
     """The run's config as stored with it: YAML with every path already resolved, so a query can reload the
     exact models the run used."""
-    return yaml.safe_dump(dataclasses.asdict(cfg), sort_keys=False)
+    return yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False)
 
 
 def run_cameras(
@@ -123,9 +115,8 @@ def run_cameras(
     ``db`` is a database URL (default ``$MTMCT_DB``, else SQLite in ``out``); ``run_id`` defaults to the
     config's name. With ``resume`` the cameras a previous, interrupted run of that id stored are not redone.
     """
-    cfg = config if isinstance(config, CameraSetConfig) else load_camera_config(config)
-    fusion_cfg = FusionConfig.from_mapping(cfg.fusion)
-    topology = topology_of(cfg)
+    cfg = config if isinstance(config, CameraSetConfig) else load_camera_config(config)  # all checked here
+    topology = Topology.from_config(cfg)
     out = Path(out)
     url = resolve_url(db, out)
     repo = Repository(open_database(url))  # fails fast, before any work, when the database is unreachable
@@ -142,8 +133,9 @@ def run_cameras(
     cam_dir = out / "cameras"
     cam_dir.mkdir(parents=True, exist_ok=True)
     todo = [cam for cam in cfg.cameras if cam.id not in kept]
-    workers = [dict(camera_cfg=cam, models_cfg=cfg.models, tracker_cfg=cfg.tracker, out_dir=cam_dir, threads=1,
-                    max_frames=max_frames) for cam in todo]
+    tracker = None if cfg.tracker is None else cfg.tracker.model_dump()  # None: the shipped preset
+    workers = [dict(camera_cfg=cam, models_cfg=cfg.models, tracker_cfg=tracker, out_dir=cam_dir, threads=1,
+                    max_frames=max_frames, builder=cfg.tracklets.model_dump()) for cam in todo]
 
     def store(res: CameraResult) -> None:
         repo.write_camera(run_id, res.camera_id, None, res.tracklets, frames=res.frames, error=res.error)
@@ -173,7 +165,7 @@ def run_cameras(
     # one order whatever path produced them, so a resumed run fuses exactly like an uninterrupted one
     tracklets = sorted((t for res in results for t in res.tracklets), key=lambda t: (order[t.camera_id], t.track_id))
     t0 = time.perf_counter()
-    identities = fuse(tracklets, topology, **vars(fusion_cfg))
+    identities = fuse(tracklets, topology, cfg.fusion)
     fusion_s = time.perf_counter() - t0
     result = RunResult(run_id, url, out, results, identities, tracklets, fusion_s=fusion_s)
     repo.write_identities(run_id, identities)

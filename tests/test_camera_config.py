@@ -1,21 +1,28 @@
-"""Camera-set YAML: good configs load, every bad one is refused with a one-line message naming the field."""
+"""Camera-set YAML: good configs load, every bad one is refused with a one-line message naming the field; the
+typed configs cover the constructors they feed (BoxMOT's config-covers-constructor test)."""
 
 from __future__ import annotations
 
 import copy
-import dataclasses
+import inspect
+import json
 import re
 from pathlib import Path
 
+import pydantic
 import pytest
 import yaml
 
-from mtmct.core.camera_config import (REFERENCE, CameraConfig, CameraSetConfig, LinkConfig, ModelsConfig, Zone,
-                                 load_camera_config)
+from cameras.deepsort import DeepSort
+from cameras.tracklet_builder import TrackletBuilder
+from mtmct.commands.config import schema_text
+from mtmct.core.camera_config import (REFERENCE, CameraConfig, CameraSetConfig, FusionConfig, LinkConfig, ModelsConfig,
+                                      TopologyConfig, TrackerConfig, TrackletsConfig, Zone, load_camera_config)
 from mtmct.core.errors import MtmctError
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = ROOT / "configs" / "cameras"
+TRACKERS = ROOT / "configs" / "trackers"
 
 
 def good() -> dict:
@@ -30,7 +37,7 @@ def good() -> dict:
             {"id": "c3", "source": "${MTMCT_TEST_VIDEOS}/c3.mp4"},
         ],
         "topology": [{"a": "c1", "b": "c2", "overlap": True}, {"a": "c2", "b": "c3", "min_s": 5, "max_s": 60}],
-        "fusion": {"k": 10, "nested": {"x": [1, 2]}},
+        "fusion": {"k": 12, "low_quality_flags": ["short"]},
     }
 
 
@@ -40,15 +47,17 @@ def test_good_config_loads_with_paths_resolved(tmp_path, monkeypatch):
     assert cfg.name == "lab" and [c.id for c in cfg.cameras] == ["c1", "c2", "c3"]
     c1, c2, c3 = cfg.cameras
     assert c1.source == str(tmp_path / "c1.mp4") and c1.fps == 10.0 and c1.clock_offset == 1.5
-    assert c1.zones == (Zone("door", ((0.0, 0.0), (10.0, 0.0), (10.0, 20.0))),)
+    assert c1.zones == (Zone(name="door", polygon=((0.0, 0.0), (10.0, 0.0), (10.0, 20.0))),)
     assert c2.source == "rtsp://cam2.local/stream" and c2.fps is None and c2.zones == ()
     assert c3.source == "/data/videos/c3.mp4"
-    assert cfg.models == ModelsConfig(str(tmp_path / "models" / "det.onnx"), "reid_model", "cpu", 0.4, None)
-    assert cfg.tracker == {"max_age": 20, "n_init": 2}
-    assert cfg.topology == (LinkConfig("c1", "c2", True, None, None), LinkConfig("c2", "c3", False, 5.0, 60.0))
-    assert cfg.fusion == {"k": 10, "nested": {"x": [1, 2]}}
+    assert cfg.models == ModelsConfig(detector=str(tmp_path / "models" / "det.onnx"), reid="reid_model", conf=0.4)
+    assert cfg.tracker == TrackerConfig(max_age=20, n_init=2)
+    assert cfg.topology.links == (LinkConfig(a="c1", b="c2", overlap=True),
+                                  LinkConfig(a="c2", b="c3", min_s=5.0, max_s=60.0))
+    assert cfg.topology.overlap_gap_s == TopologyConfig().overlap_gap_s
+    assert cfg.fusion == FusionConfig(k=12, low_quality_flags=("short",))
     assert cfg.camera("c2") is c2
-    with pytest.raises(dataclasses.FrozenInstanceError):
+    with pytest.raises(pydantic.ValidationError, match="frozen"):
         cfg.name = "other"  # type: ignore[misc]
 
 
@@ -56,19 +65,31 @@ def test_callers_dict_is_never_mutated(tmp_path, monkeypatch):
     monkeypatch.setenv("MTMCT_TEST_VIDEOS", "/data/videos")
     data = good()
     before = copy.deepcopy(data)
-    cfg = load_camera_config(data, base_dir=tmp_path)
-    assert data == before
-    cfg.fusion["nested"]["x"].append(3)  # the result does not share mutable parts with the input
-    cfg.tracker["max_age"] = 99
+    load_camera_config(data, base_dir=tmp_path)
     assert data == before
 
 
 def test_defaults_and_windowed_link_without_upper_bound(tmp_path):
     cfg = load_camera_config({"cameras": [{"id": "a", "source": "a.mp4"}, {"id": 2, "source": 0}],
                               "topology": [{"a": "a", "b": "2"}]}, base_dir=tmp_path)
-    assert cfg.name == "cameras" and cfg.models == ModelsConfig() and cfg.tracker is None and cfg.fusion == {}
-    assert cfg.cameras[1] == CameraConfig("2", "0")  # device index kept, int id made a string
-    assert cfg.topology == (LinkConfig("a", "2", False, 0.0, None),)
+    assert cfg.name == "cameras" and cfg.models == ModelsConfig() and cfg.tracker is None
+    assert cfg.fusion == FusionConfig() and cfg.tracklets == TrackletsConfig()
+    assert cfg.cameras[1] == CameraConfig(id="2", source="0")  # device index kept, int id made a string
+    assert cfg.topology == TopologyConfig(links=(LinkConfig(a="a", b="2"),))
+
+
+def test_topology_mapping_reaches_every_knob_and_homography(tmp_path, monkeypatch):
+    monkeypatch.setenv("MTMCT_TEST_VIDEOS", "/data/videos")
+    data = good()
+    data["topology"] = {"links": data["topology"], "overlap_gap_s": 3, "reentry_max_s": 600,
+                        "max_ground_distance": 2.5, "sync_tolerance_s": "1e-1"}  # YAML reads 1e-1 as text
+    data["cameras"][0]["homography"] = [[0.01, 0, 0], [0, 0.01, 0], [0, 0, 1]]
+    data["tracklets"] = {"min_frames": 5, "n_crops": 0}
+    cfg = load_camera_config(data, base_dir=tmp_path)
+    assert cfg.topology.overlap_gap_s == 3.0 and cfg.topology.reentry_max_s == 600.0
+    assert cfg.topology.max_ground_distance == 2.5 and cfg.topology.sync_tolerance_s == 0.1
+    assert cfg.cameras[0].homography == ((0.01, 0, 0), (0, 0.01, 0), (0, 0, 1))
+    assert cfg.tracklets == TrackletsConfig(min_frames=5, n_crops=0)
 
 
 def test_yaml_file_resolves_relative_to_its_folder(tmp_path, monkeypatch):
@@ -79,15 +100,16 @@ def test_yaml_file_resolves_relative_to_its_folder(tmp_path, monkeypatch):
                                                   "cameras": [{"id": "c1", "source": "../v.mp4"}]}))
     monkeypatch.chdir(tmp_path.parent)
     cfg = load_camera_config(sub / "set.yaml")
-    assert cfg.name == "set" and cfg.tracker == str(sub / "tracker.yaml")
+    assert cfg.name == "set" and cfg.tracker == TrackerConfig(max_age=10)
     assert cfg.cameras[0].source == str(tmp_path / "v.mp4") and cfg.models.reid is None
 
 
 @pytest.mark.parametrize("name", ["pets09-overlap", "epfl-lab-2cam"])
 def test_shipped_configs_load_and_point_at_real_files(name):
     cfg = load_camera_config(CONFIGS / f"{name}.yaml")
-    assert len(cfg.cameras) == 2 and cfg.topology[0].overlap
-    assert {cfg.topology[0].a, cfg.topology[0].b} == {c.id for c in cfg.cameras}
+    link = cfg.topology.links[0]
+    assert len(cfg.cameras) == 2 and link.overlap and {link.a, link.b} == {c.id for c in cfg.cameras}
+    assert cfg.tracker == TrackerConfig.from_yaml(TRACKERS / "deepsort.yaml")
     for path in [cfg.models.detector, cfg.models.reid, *(c.source for c in cfg.cameras)]:
         if not Path(path).exists():
             pytest.skip(f"{path} is absent: shared/ is not beside the checkout")
@@ -111,33 +133,63 @@ DELETE = object()
 BAD = [
     ("cameras[1].source", DELETE, "cameras[1].source: missing"),
     ("cameras[0].id", DELETE, "cameras[0].id: missing"),
-    ("cameras[1].id", "c1", "cameras[1].id: duplicate camera id 'c1'"),
+    ("cameras[1].id", "c1", "cameras: duplicate camera id 'c1' ([0] and [1])"),
     ("cameras[0].id", "a/b", "cameras[0].id: 'a/b' may hold only"),
-    ("cameras[0].fps", 0, "cameras[0].fps: must be > 0"),
-    ("cameras[0].fps", "ten", "cameras[0].fps: expected a number"),
-    ("cameras[0].clock_offset", None, "cameras[0].clock_offset: expected a number"),
-    ("cameras[0].zones[0].polygon", [[0, 0], [1, 1]], "cameras[0].zones[0].polygon: expected at least 3"),
+    ("cameras[0].id", " ", "cameras[0].id: must not be blank"),
+    ("cameras[0].fps", 0, "cameras[0].fps: must be greater than 0, got 0"),
+    ("cameras[0].fps", "ten", "cameras[0].fps: must be a number, got 'ten'"),
+    ("cameras[0].fps", float("inf"), "cameras[0].fps: must be a finite number, got inf"),
+    ("cameras[0].clock_offset", None, "cameras[0].clock_offset: must be a number, got None"),
+    ("cameras[0].clock_offset", float("inf"), "cameras[0].clock_offset: must be a finite number, got inf"),
+    ("cameras[0].clock_offset", float("nan"), "cameras[0].clock_offset: must be a finite number, got nan"),
+    ("cameras[0].clock_offset", True, "cameras[0].clock_offset: expected a number, got True"),
+    ("cameras[0].zones[0].polygon", [[0, 0], [1, 1]], "cameras[0].zones[0].polygon: expected at least 3 items"),
     ("cameras[0].zones[0].name", DELETE, "cameras[0].zones[0].name: missing"),
-    ("cameras[0].zones[0].colour", "red", "cameras[0].zones[0]: unknown key 'colour'; known keys: name, polygon"),
-    ("cameras[0].url", "x", "cameras[0]: unknown key 'url'; known keys: id, source, fps, clock_offset, zones"),
-    ("cameras", [], "cameras: expected a non-empty list"),
-    ("cameras", DELETE, "cameras: expected a non-empty list"),
-    ("topology[0].b", "c9", "topology[0]: unknown camera 'c9'"),
+    ("cameras[0].zones[0].colour", "red", "cameras[0].zones[0].colour: unknown key (known: name, polygon)"),
+    ("cameras[0].zones", [{"name": "d", "polygon": [[0, 0], [1, 0], [1, 1]]}] * 2,
+     "cameras[0].zones: duplicate zone name 'd' ([0] and [1])"),
+    ("cameras[0].homography", [[1, 0], [0, 1]], "cameras[0].homography[0][2]: missing item"),
+    ("cameras[0].url", "x", "cameras[0].url: unknown key (known: id, source, fps, clock_offset, zones, homography)"),
+    ("cameras", [], "cameras: expected at least 1 item, got 0"),
+    ("cameras", DELETE, "cameras: missing"),
+    ("topology[0].b", "c9", "topology: link c1-c9 names an unknown camera 'c9'; cameras: c1, c2, c3"),
     ("topology[0].b", "c1", "topology[0]: a link joins two different cameras"),
     ("topology[0].a", DELETE, "topology[0].a: missing"),
-    ("topology[1].min_s", -1, "topology[1].min_s: negative window"),
-    ("topology[1].max_s", -1, "topology[1].max_s: negative window"),
+    ("topology[1].min_s", -1, "topology[1].min_s: must be greater than or equal to 0, got -1"),
+    ("topology[1].max_s", -1, "topology[1].max_s: must be greater than or equal to 0, got -1"),
     ("topology[1].min_s", 90, "topology[1]: min_s 90 > max_s 60"),
     ("topology[0].max_s", 30, "topology[0]: a link is either overlap: true or a min_s/max_s window, not both"),
-    ("topology[0].overlap", "yes", "topology[0].overlap: expected true or false"),
-    ("topology[1].cameras", ["c2", "c3"], "topology[1]: unknown key 'cameras'; known keys: a, b, overlap, min_s"),
-    ("topology[1]", {"a": "c2", "b": "c1"}, "topology[1]: duplicate link c2-c1 (also topology[0])"),
-    ("models.detecter", "x", "models: unknown key 'detecter'; known keys: detector, reid, device, conf, classes"),
-    ("models.conf", 1.5, "models.conf: must be <= 1"),
-    ("models.classes", "person", "models.classes: expected a list of class ids"),
-    ("fusion", [1], "fusion: expected a mapping"),
+    ("topology[0].overlap", "yes", "topology[0].overlap: must be true or false, got 'yes'"),
+    ("topology[1].cameras", ["c2", "c3"], "topology[1].cameras: unknown key (known: a, b, overlap, min_s, max_s)"),
+    ("topology[1]", {"a": "c2", "b": "c1"}, "topology: duplicate link c2-c1 (links [0] and [1])"),
+    ("topology", {"links": [], "overlap_gap": 3}, "topology.overlap_gap: unknown key (known: links, overlap_gap_s"),
+    ("topology", {"reentry_max_s": -5}, "topology.reentry_max_s: must be greater than or equal to 0, got -5"),
+    ("topology", {"max_ground_distance": float("inf")}, "topology.max_ground_distance: must be a finite number"),
+    ("models.detecter", "x", "models.detecter: unknown key (known: detector, reid, device, conf, classes)"),
+    ("models.conf", 1.5, "models.conf: must be less than or equal to 1, got 1.5"),
+    ("models.classes", "person", "models.classes: must be a list, got 'person'"),
+    ("models.classes", [True], "models.classes[0]: expected a number, got True"),
+    ("fusion", [1], "fusion: must be a mapping, got [1]"),
+    ("fusion", {"simlarity": 0.4}, "fusion.simlarity: unknown key (known: similarity, overlap_similarity"),
+    ("fusion", {"similarity": "high"}, "fusion.similarity: must be a number, got 'high'"),
+    ("fusion", {"similarity": "yes"}, "fusion.similarity: must be a number, got 'yes'"),
+    ("fusion", {"similarity": True}, "fusion.similarity: expected a number, got True"),
+    ("fusion", {"similarity": 1.2}, "fusion.similarity: must be less than or equal to 1, got 1.2"),
+    ("fusion", {"motion_gap_s": -1}, "fusion.motion_gap_s: must be greater than or equal to 0, got -1"),
+    ("fusion", {"k": 2.5}, "fusion.k: must be a whole number, got 2.5"),
+    ("fusion", {"linkage": "complete"}, "fusion.linkage: must be 'single' or 'average', got 'complete'"),
+    ("fusion", {"low_quality_flags": ["tiny"]}, "fusion.low_quality_flags[0]: must be 'short' or 'small'"),
+    ("fusion", {"progress": True}, "fusion.progress: unknown key"),
+    ("tracker", {"max_agee": 3}, "tracker.max_agee: unknown key (known: max_age, n_init, max_iou_distance"),
+    ("tracker", {"max_age": -1}, "tracker.max_age: must be greater than or equal to 0, got -1"),
+    ("tracker", {"low_score": 0.9}, "tracker: low_score 0.9 is above high_score 0.6"),
+    ("tracker", {"warm_start": "yes"}, "tracker.warm_start: must be true or false, got 'yes'"),
+    ("tracker", {"nn_budget": 0}, "tracker.nn_budget: must be greater than or equal to 1, got 0"),
     ("tracker", "no-such-tracker.yaml", "tracker: "),
-    ("camera", [], "config: unknown key 'camera'; known keys: name, cameras, models, tracker, topology, fusion"),
+    ("tracker", 3, "tracker: must be a mapping, got 3"),
+    ("tracklets", {"min_frames": 0}, "tracklets.min_frames: must be greater than or equal to 1, got 0"),
+    ("tracklets", {"max_gap": 5}, "tracklets.max_gap: unknown key (known: min_frames, min_height, n_crops"),
+    ("camera", [], "camera: unknown key (known: name, models, tracker, tracklets, cameras, topology, fusion)"),
     ("cameras[2].source", "${MTMCT_SURELY_UNSET_VAR}/x.mp4",
      "cameras[2].source: environment variable 'MTMCT_SURELY_UNSET_VAR' is not set"),
 ]
@@ -162,22 +214,97 @@ def test_missing_or_malformed_file(tmp_path):
     (tmp_path / "list.yaml").write_text("- a\n")
     with pytest.raises(MtmctError, match="expected a mapping"):
         load_camera_config(tmp_path / "list.yaml")
+    (tmp_path / "binary.yaml").write_bytes(b"\x89PNG\r\n\x1a\n\x00\xff\xfe")
+    with pytest.raises(MtmctError, match=r"binary.yaml: not a text \(UTF-8\) file") as info:
+        load_camera_config(tmp_path / "binary.yaml")
+    assert "\n" not in str(info.value)
 
 
-def _keys(cls: type) -> set[str]:
-    return {f.name for f in dataclasses.fields(cls)}
+def test_errors_name_the_file_and_the_tracker_file(tmp_path):
+    (tmp_path / "tracker.yaml").write_text("max_age: 30\nn_inti: 2\n")
+    path = tmp_path / "set.yaml"
+    path.write_text(yaml.safe_dump({"tracker": "tracker.yaml", "cameras": [{"id": "c1", "source": "v.mp4"}]}))
+    with pytest.raises(MtmctError) as info:
+        load_camera_config(path)
+    assert str(info.value).startswith(f"{path}: tracker: {tmp_path / 'tracker.yaml'}: n_inti: unknown key (known: ")
+    path.write_text("cameras:\n  - {id: c1, source: v.mp4, clock_offset: .inf}\n")
+    with pytest.raises(MtmctError, match=re.escape(f"{path}: cameras[0].clock_offset: must be a finite number, "
+                                                   "got inf")):
+        load_camera_config(path)
+
+
+@pytest.mark.parametrize("path", sorted(TRACKERS.glob("*.yaml")), ids=lambda p: p.name)
+def test_shipped_tracker_configs_validate(path):
+    assert isinstance(TrackerConfig.from_yaml(path), TrackerConfig)
+
+
+def _arguments(cls: type, skip: set[str]) -> dict[str, object]:
+    params = inspect.signature(cls.__init__).parameters
+    return {name: p.default for name, p in params.items() if name not in {"self", *skip}}
+
+
+@pytest.mark.parametrize("model,cls,skip", [
+    (TrackerConfig, DeepSort, set()),
+    # per camera: the camera's id and clock, and max_gap = the tracker's max_age
+    (TrackletsConfig, TrackletBuilder, {"camera_id", "clock_offset", "max_gap"}),
+], ids=["tracker", "tracklets"])
+def test_config_covers_the_constructor(model, cls, skip):
+    """Keys equal constructor arguments, defaults included, and a config builds the object it configures."""
+    arguments = _arguments(cls, skip)
+    assert list(model.model_fields) == list(arguments)
+    assert model().model_dump() == arguments
+    cls(**({"camera_id": "c1"} if cls is TrackletBuilder else {}), **model().model_dump())
+
+
+def test_fusion_config_is_the_only_set_of_defaults():
+    """fuse() takes a FusionConfig and has no keyword of its own but ``progress`` (display, not behaviour)."""
+    from fusion.fusion import fuse
+
+    params = inspect.signature(fuse).parameters
+    assert list(params) == ["tracklets", "topology", "config", "progress"] and params["config"].default is None
+    assert "progress" not in FusionConfig.model_fields
+
+
+def _keys(model: type[pydantic.BaseModel]) -> set[str]:
+    return set(model.model_fields)
 
 
 def test_every_field_is_a_documented_key_and_vice_versa():
-    """REFERENCE documents the format: its keys are exactly the dataclass fields at every level, and it loads."""
+    """REFERENCE documents the format: its keys are exactly the model fields at every level, and it loads; every
+    field also carries a description for the JSON Schema."""
     doc = yaml.safe_load(REFERENCE)
     assert set(doc) == _keys(CameraSetConfig)
     assert set(doc["models"]) == _keys(ModelsConfig)
+    assert set(doc["tracklets"]) == _keys(TrackletsConfig)
+    assert set(doc["fusion"]) == _keys(FusionConfig)
+    assert set(doc["topology"]) == _keys(TopologyConfig)
     assert set().union(*map(set, doc["cameras"])) == _keys(CameraConfig)
     assert set().union(*(set(z) for c in doc["cameras"] for z in c.get("zones", []))) == _keys(Zone)
-    assert set().union(*map(set, doc["topology"])) == _keys(LinkConfig)
-    load_camera_config(doc, base_dir=CONFIGS)  # every documented key is accepted
-    every = _keys(CameraSetConfig) | _keys(ModelsConfig) | _keys(CameraConfig) | _keys(Zone) | _keys(LinkConfig)
-    for key in every:  # and each key's first line says what it is for
-        line = next(ln for ln in REFERENCE.splitlines() if re.match(rf"\s*(- )?{key}:", ln))
-        assert "#" in line, f"REFERENCE does not explain {key!r}"
+    assert set().union(*map(set, doc["topology"]["links"])) == _keys(LinkConfig)
+    cfg = load_camera_config(doc, base_dir=CONFIGS)  # every documented key is accepted
+    assert cfg.fusion == FusionConfig() and cfg.tracklets == TrackletsConfig()  # and shows the defaults
+    assert cfg.topology.model_dump(exclude={"links"}) == TopologyConfig().model_dump(exclude={"links"})
+    models = [CameraSetConfig, ModelsConfig, TrackletsConfig, FusionConfig, TopologyConfig, CameraConfig, Zone,
+              LinkConfig, TrackerConfig]
+    for model in models:  # and each key's first line says what it is for
+        for key, field in model.model_fields.items():
+            assert field.description, f"{model.__name__}.{key} has no description"
+            if model is not TrackerConfig:
+                line = next(ln for ln in REFERENCE.splitlines() if re.match(rf"\s*(- )?{key}:", ln))
+                assert "#" in line, f"REFERENCE does not explain {key!r}"
+
+
+def test_checked_in_schema_is_current():
+    """configs/cameras/schema.json is what `mtmct config schema` prints (regenerate with --out)."""
+    assert (CONFIGS / "schema.json").read_text() == schema_text()
+    schema = json.loads(schema_text())
+    assert schema["additionalProperties"] is False and schema["required"] == ["cameras"]
+    assert set(schema["$defs"]) >= {"FusionConfig", "TrackerConfig", "TrackletsConfig", "TopologyConfig", "Link"}
+
+
+def test_stored_run_config_reloads_to_the_same_config():
+    """A run stores its config as YAML (pipeline.config_text); the same loader reads it back unchanged."""
+    from mtmct.pipeline import config_text
+
+    cfg = load_camera_config(CONFIGS / "pets09-overlap.yaml")
+    assert load_camera_config(yaml.safe_load(config_text(cfg))) == cfg

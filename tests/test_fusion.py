@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import inspect
-from dataclasses import asdict, fields
-
 import numpy as np
 import pytest
+from pydantic import ValidationError
 
 from fusion.clustering import constrained_clusters
 from fusion.fusion import FusionConfig, candidate_graph, fuse, time_pairs
 from fusion.motion import continuity_error, end_states
 from fusion.topology import Link, Topology
-from mtmct.core.errors import MtmctError
 from mtmct.core.tracklet import SHORT, Tracklet
 
 DIM = 32
@@ -32,7 +29,7 @@ def make(cam: str, tid: int, t0: float, t1: float, emb, flags=(), quality: float
                     quality=quality, flags=frozenset(flags))
 
 
-TOPO = Topology(["A", "B", "C"], [Link("A", "B", min_s=10, max_s=60)])
+TOPO = Topology(["A", "B", "C"], [Link(a="A", b="B", min_s=10, max_s=60)])
 
 
 def gids(tracklets):
@@ -54,7 +51,7 @@ def test_outside_window_gets_different_ids():
 def test_same_camera_overlapping_never_merged_even_when_identical():
     e = unit(1)
     ts = [make("A", 1, 0, 10, e), make("A", 2, 5, 15, e), make("B", 3, 40, 50, e)]
-    fuse(ts, TOPO, linkage="single", similarity=0.0)
+    fuse(ts, TOPO, FusionConfig(linkage="single", similarity=0.0))
     assert ts[0].global_id != ts[1].global_id
     assert len({ts[0].global_id, ts[1].global_id, ts[2].global_id}) == 2  # B joins one of them, not both
 
@@ -80,8 +77,8 @@ def test_low_quality_tracklet_attaches_but_never_bridges():
     mid = (a + b) / np.linalg.norm(a + b)
     ts = [make("A", 1, 0, 10, a), make("B", 2, 100, 110, b), make("A", 3, 60, 62, mid, flags={SHORT}),
           make("B", 4, 30, 40, unit(9, 0.2, base=1))]
-    topo = Topology(["A", "B"], [Link("A", "B", min_s=10, max_s=120)])
-    fuse(ts, topo, similarity=0.6, linkage="single")
+    topo = Topology(["A", "B"], [Link(a="A", b="B", min_s=10, max_s=120)])
+    fuse(ts, topo, FusionConfig(similarity=0.6, linkage="single"))
     assert ts[0].global_id == ts[3].global_id  # good pair merged
     assert ts[0].global_id != ts[1].global_id  # the short one did not glue A1 and B2
 
@@ -95,21 +92,21 @@ def test_tracklets_without_embedding_are_singletons():
 def test_rerank_path_runs_and_keeps_rules():
     ts = [make("A", i, 100 * i, 100 * i + 10, unit(i % 3, 0.2, base=i % 3)) for i in range(12)]
     ts += [make("B", i, 100 * i + 30, 100 * i + 40, unit(i % 3 + 50, 0.2, base=i % 3)) for i in range(12)]
-    fuse(ts, TOPO, rerank=True, rerank_k1=4, rerank_k2=2)
+    fuse(ts, TOPO, FusionConfig(rerank=True, rerank_k1=4, rerank_k2=2))
     check_rules(ts, TOPO)
     assert len({t.global_id for t in ts}) < len(ts)
 
 
-def test_config_keys_equal_fuse_keywords():
-    params = inspect.signature(fuse).parameters
-    keyword_only = {p for p in params if params[p].kind == inspect.Parameter.KEYWORD_ONLY}
-    assert {f.name for f in fields(FusionConfig)} == keyword_only
-    for f in fields(FusionConfig):
-        assert params[f.name].default == f.default or tuple(params[f.name].default) == f.default
+def test_config_reaches_fuse_and_typos_are_refused():
     ts = [make("A", 1, 0, 10, unit(1)), make("B", 1, 30, 40, unit(1))]
-    fuse(ts, TOPO, **asdict(FusionConfig.from_mapping({"similarity": 0.4, "k": 5})))
-    with pytest.raises(MtmctError, match="unknown keys"):
-        FusionConfig.from_mapping({"simlarity": 0.4})
+    assert len(fuse(ts, TOPO, FusionConfig.model_validate({"similarity": 0.4, "k": 5}))) == 1
+    apart = FusionConfig(similarity=0.99, overlap_similarity=0.99, motion_similarity=0.99)
+    similar = [make("A", 1, 0, 10, unit(1, 0.5, base=0)), make("B", 1, 30, 40, unit(2, 0.5, base=0))]
+    assert len(fuse(similar, TOPO, apart)) == 2 and len(fuse(similar, TOPO, FusionConfig(similarity=0.1))) == 1
+    with pytest.raises(ValidationError, match="simlarity"):
+        FusionConfig.model_validate({"simlarity": 0.4})
+    with pytest.raises(ValidationError, match="similarity"):
+        FusionConfig(similarity="high")
 
 
 def test_duplicate_keys_rejected_and_graph_view():
@@ -131,7 +128,7 @@ def walker(cam: str, tid: int, t0: float, t1: float, x0: float, vx: float, emb, 
                     flags=frozenset(flags))
 
 
-OVERLAP = Topology(["A", "B"], [Link("A", "B", overlap=True)])
+OVERLAP = Topology(["A", "B"], [Link(a="A", b="B", overlap=True)])
 
 
 def look(base: int, sim: float) -> np.ndarray:
@@ -145,15 +142,15 @@ def look(base: int, sim: float) -> np.ndarray:
 def test_simultaneous_overlap_pair_is_strong_evidence():
     # Seen together by both views and alike (0.7): one person, though 0.7 is below the appearance-only bar.
     ts = [walker("A", 1, 0, 10, 0, 20, unit(1)), walker("B", 1, 4, 14, 80, 20, look(1, 0.7))]
-    fuse(ts, OVERLAP, similarity=0.9)
+    fuse(ts, OVERLAP, FusionConfig(similarity=0.9))
     assert gids(ts) == [1, 1]
     # Unlike (0.3 < overlap_similarity): two people crossing the shared area together.
     ts = [walker("A", 1, 0, 10, 0, 20, unit(1)), walker("B", 1, 4, 14, 80, 20, look(1, 0.3))]
-    fuse(ts, OVERLAP, similarity=0.9)
+    fuse(ts, OVERLAP, FusionConfig(similarity=0.9))
     assert gids(ts) == [1, 2]
     # The same look, one after the other (not seen together): appearance alone, below similarity.
     ts = [walker("A", 1, 0, 10, 0, 20, unit(1)), walker("A", 2, 40, 50, 0, 20, look(1, 0.7))]
-    fuse(ts, OVERLAP, similarity=0.9)
+    fuse(ts, OVERLAP, FusionConfig(similarity=0.9))
     assert gids(ts) == [1, 2]
 
 
@@ -161,16 +158,16 @@ def test_simultaneous_overlap_pair_is_strong_evidence():
 def test_motion_continuation_joins_fragments_in_one_camera(x0, joined):
     # A1 walks 20 px/s and ends at x=200 at t=10; A2 starts 1 s later. Where it should be: x=220.
     ts = [walker("A", 1, 0, 10, 0, 20, unit(1)), walker("A", 2, 11, 20, x0, 20, look(1, 0.6))]
-    fuse(ts, OVERLAP, similarity=0.9)
+    fuse(ts, OVERLAP, FusionConfig(similarity=0.9))
     assert (gids(ts) == [1, 1]) is joined
 
 
 def test_motion_continuation_respects_gap_and_veto():
     ts = [walker("A", 1, 0, 10, 0, 20, unit(1)), walker("A", 2, 14, 20, 280, 20, look(1, 0.6))]
-    fuse(ts, OVERLAP, similarity=0.9, motion_gap_s=2.0)  # 4 s gap: too long to extrapolate
+    fuse(ts, OVERLAP, FusionConfig(similarity=0.9, motion_gap_s=2.0))  # 4 s gap: too long to extrapolate
     assert gids(ts) == [1, 2]
     ts = [walker("A", 1, 0, 10, 0, 20, unit(1)), walker("A", 2, 11, 20, 221, 20, look(1, 0.1))]
-    fuse(ts, OVERLAP, similarity=0.9)  # in the right place but clearly someone else
+    fuse(ts, OVERLAP, FusionConfig(similarity=0.9))  # in the right place but clearly someone else
     assert gids(ts) == [1, 2]
 
 
@@ -178,7 +175,7 @@ def test_strong_evidence_includes_low_quality_tracklets():
     # A short, small fragment continues A1 and is seen by B at the same time: it joins as a full member.
     ts = [walker("A", 1, 0, 10, 0, 20, unit(1)), walker("A", 2, 10.5, 11, 210, 20, look(1, 0.6), {SHORT}),
           walker("B", 3, 10.6, 11, 130, 20, look(1, 0.65), {SHORT})]
-    fuse(ts, OVERLAP, similarity=0.9)
+    fuse(ts, OVERLAP, FusionConfig(similarity=0.9))
     assert gids(ts) == [1, 1, 1]
 
 
@@ -186,7 +183,7 @@ def test_strong_edges_still_obey_cannot_links():
     # A1 and A2 are in one camera at the same time; B3 is alike and simultaneous with both: it joins one.
     ts = [walker("A", 1, 0, 10, 0, 20, unit(1)), walker("A", 2, 0, 10, 100, 20, unit(1)),
           walker("B", 3, 2, 8, 50, 20, unit(1))]
-    fuse(ts, OVERLAP, similarity=0.9)
+    fuse(ts, OVERLAP, FusionConfig(similarity=0.9))
     check_rules(ts, OVERLAP)
     assert ts[0].global_id != ts[1].global_id and ts[2].global_id in (ts[0].global_id, ts[1].global_id)
 
@@ -256,7 +253,7 @@ def random_world(seed: int, people: int = 150, cameras: int = 6, own_look: float
             if rng.random() < 0.4:
                 overlap = rng.random() < 0.3
                 lo = None if overlap else float(rng.uniform(0, 20))
-                links.append(Link(cams[i], cams[j], overlap=overlap, min_s=lo,
+                links.append(Link(a=cams[i], b=cams[j], overlap=overlap, min_s=lo,
                                   max_s=None if overlap else lo + float(rng.uniform(5, 60))))
     topo = Topology(cams, links, overlap_gap_s=3.0)
     families = rng.normal(size=(10, DIM))
@@ -281,13 +278,14 @@ def random_world(seed: int, people: int = 150, cameras: int = 6, own_look: float
 @pytest.mark.parametrize("linkage", ["average", "single"])
 def test_property_no_identity_breaks_a_rule(seed, linkage):
     tracklets, truth, topo = random_world(seed)
-    fuse(tracklets, topo, similarity=0.3, k=15, linkage=linkage, exact_max_n=200 if seed % 2 else 10**6)
+    config = FusionConfig(similarity=0.3, k=15, linkage=linkage, exact_max_n=200 if seed % 2 else 10**6)
+    fuse(tracklets, topo, config)
     check_rules(tracklets, topo)
 
 
 def test_planted_identities_recovered_on_easy_world():
     tracklets, truth, topo = random_world(7, own_look=3.0)
-    fuse(tracklets, topo, similarity=0.55)
+    fuse(tracklets, topo, FusionConfig(similarity=0.55))
     gid = np.array([t.global_id for t in tracklets])
     # Purity: most of each identity belongs to one planted person.
     purity = sum(np.bincount(truth[gid == g]).max() for g in np.unique(gid)) / len(gid)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fusion.topology import CameraGeometry, Link, Topology, in_zones
+from fusion.topology import OVERLAP, SAME, TRANSIT, CameraGeometry, Link, Topology, in_zones
+from mtmct.core.camera_config import load_camera_config
 from mtmct.core.errors import MtmctError
 from mtmct.core.tracklet import Tracklet
 
@@ -16,7 +17,8 @@ def make(cam: str, tid: int, t0: float, t1: float, box=(100, 100, 20, 50)) -> Tr
                     np.ones(len(times)), None)
 
 
-TOPO = Topology(["A", "B", "C", "D"], [Link("A", "B", min_s=10, max_s=60), Link("B", "C", overlap=True)],
+TOPO = Topology(["A", "B", "C", "D"],
+                [Link(a="A", b="B", min_s=10, max_s=60), Link(a="B", b="C", overlap=True)],
                 overlap_gap_s=2.0)
 
 
@@ -61,20 +63,40 @@ def test_vectorised_masks_agree_with_single_pairs():
 
 def test_bad_topologies_fail_clearly():
     with pytest.raises(MtmctError, match="unknown camera"):
-        Topology(["A"], [Link("A", "Z")])
-    with pytest.raises(MtmctError, match="min_s"):
-        Link("A", "B", min_s=10, max_s=5)
+        Topology(["A"], [Link(a="A", b="Z")])
+    with pytest.raises(ValueError, match="min_s 10 > max_s 5"):  # pydantic's ValidationError
+        Link(a="A", b="B", min_s=10, max_s=5)
     with pytest.raises(MtmctError, match="twice"):
-        Topology(["A", "B"], [Link("A", "B"), Link("B", "A")])
+        Topology(["A", "B"], [Link(a="A", b="B"), Link(a="B", b="A")])
     with pytest.raises(MtmctError, match="not in the topology"):
         TOPO.may_link(make("Q", 1, 0, 1), make("A", 1, 5, 6))
+
+
+def test_from_config_carries_links_knobs_and_geometry(tmp_path):
+    """Every topology knob a camera set can hold reaches the Topology, and so do zones and homographies."""
+    cfg = load_camera_config({
+        "cameras": [{"id": "B", "source": "b.mp4", "homography": [[0.01, 0, 0], [0, 0.01, 0], [0, 0, 1]]},
+                    {"id": "C", "source": "c.mp4", "zones": [{"name": "door", "polygon": [[0, 0], [9, 0], [9, 9]]}]},
+                    {"id": "D", "source": "d.mp4"}],
+        "topology": {"links": [{"a": "B", "b": "C", "overlap": True}, {"a": "C", "b": "D", "min_s": 4}],
+                     "overlap_gap_s": 5, "reentry_max_s": 60, "max_ground_distance": 0.5, "sync_tolerance_s": 0.1},
+    }, base_dir=tmp_path)
+    topo = Topology.from_config(cfg)
+    assert topo.cameras == ("B", "C", "D") and topo.kind[0, 1] == OVERLAP and topo.kind[1, 2] == TRANSIT
+    assert topo.gap_max[0, 1] == 5.0 and topo.gap_max[0, 0] == 60.0 and topo.kind[2, 2] == SAME
+    assert topo.min_travel[1, 2] == 4.0 and topo.max_ground_distance == 0.5 and topo.sync_tolerance_s == 0.1
+    assert np.allclose(topo.geometry["B"].homography, np.diag([0.01, 0.01, 1])) and not topo.geometry["B"].zones
+    assert topo.geometry["C"].homography is None and len(topo.geometry["C"].zones[0]) == 3
+    assert "D" not in topo.geometry
+    plain = Topology.from_config(load_camera_config({"cameras": [{"id": "A", "source": "a.mp4"}]}, base_dir=tmp_path))
+    assert plain.overlap_gap_s == Topology(["A"]).overlap_gap_s and plain.reentry_max_s is None
 
 
 def test_homography_gates_simultaneous_overlap_pairs():
     # Camera B's ground = image / 100; camera C's ground = image / 100 shifted by 10 m in x.
     hb = np.diag([0.01, 0.01, 1.0])
     hc = np.array([[0.01, 0, 10.0], [0, 0.01, 0], [0, 0, 1]])
-    topo = Topology(["B", "C"], [Link("B", "C", overlap=True)],
+    topo = Topology(["B", "C"], [Link(a="B", b="C", overlap=True)],
                     geometry={"B": CameraGeometry(homography=hb), "C": CameraGeometry(homography=hc)})
     in_b = make("B", 1, 0, 10, box=(1190, 100, 20, 50))  # foot (1200, 150) -> ground (12, 1.5)
     same_c = make("C", 2, 2, 12, box=(190, 100, 20, 50))  # foot (200, 150) -> ground (12, 1.5)
@@ -87,7 +109,7 @@ def test_homography_gates_simultaneous_overlap_pairs():
 
 def test_zones_gate_hand_overs_without_homography():
     square = np.array([[0, 0], [100, 0], [100, 100], [0, 100]])
-    topo = Topology(["A", "B"], [Link("A", "B", min_s=1, max_s=30)],
+    topo = Topology(["A", "B"], [Link(a="A", b="B", min_s=1, max_s=30)],
                     geometry={"A": CameraGeometry(zones=(square,)), "B": CameraGeometry(zones=(square,))})
     exits_in_zone = make("A", 1, 0, 10, box=(40, 0, 20, 50))  # foot (50, 50)
     exits_elsewhere = make("A", 2, 0, 10, box=(400, 300, 20, 50))

@@ -1,0 +1,170 @@
+"""A camera set: which cameras, which models, which tracker, how tracklets are built, how cameras connect, how
+fusion decides. :func:`load_camera_config` reads it from YAML and checks all of it before anything runs.
+
+Relative paths (sources, model folders, the tracker file) resolve against the config file's folder so a config
+works from any working directory; ``${VAR}`` and ``~`` are expanded; model values that look like registry names
+(no folder, no suffix, no such file) stay as given. The documented example is
+``mtmct.core.camera_config.REFERENCE``; :func:`schema` is the JSON Schema (``mtmct config schema``).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import BeforeValidator, Field, ValidationInfo, field_validator, model_validator
+
+from mtmct.core.config.base import (Number, Positive, StrictModel, Text, base_dir, expand, read_yaml, resolve_path,
+                                    validate)
+from mtmct.core.config.fusion import FusionConfig
+from mtmct.core.config.models import ModelsConfig
+from mtmct.core.config.topology import Link, TopologyConfig
+from mtmct.core.config.tracker import TrackerConfig
+from mtmct.core.config.tracklets import TrackletsConfig
+from mtmct.core.errors import MtmctError
+
+_SAFE_ID = re.compile(r"^[A-Za-z0-9_.-]+$")
+
+Point = tuple[Number, Number]
+Row = tuple[Number, Number, Number]
+
+
+class Zone(StrictModel):
+    """A named polygon in one camera's pixels (entries, exits, hand-over areas)."""
+
+    name: Annotated[Text, Field(description="Unique within the camera.")]
+    polygon: Annotated[tuple[Point, ...], Field(min_length=3, description=(
+        "At least 3 [x, y] points in the camera's pixels."))]
+
+
+class CameraConfig(StrictModel):
+    """One camera: ``source`` is an absolute path, a URL or a device index; ``fps`` None keeps the source's."""
+
+    id: Annotated[Text, Field(description="Unique; names the output file <id>.txt.")]
+    source: Annotated[Text, Field(description=(
+        "Video file, frame folder, device index, or rtsp:// / http:// URL (paths relative to the config)."))]
+    fps: Annotated[Positive | None, Field(description="Overrides the source's frame rate; null: the source's own.")] = None
+    clock_offset: Annotated[Number, Field(description=(
+        "Seconds added to this camera's timestamps to reach the shared clock."))] = 0.0
+    zones: Annotated[tuple[Zone, ...], Field(description=(
+        "Named image regions. With zones on both cameras of a link and no homographies, a hand-over must leave "
+        "one camera and enter the other inside a zone: fewer false links, but people who cross elsewhere "
+        "are split."))] = ()
+    homography: Annotated[tuple[Row, Row, Row] | None, Field(description=(
+        "3x3 image-to-ground-plane matrix (rows). With homographies on both cameras of an overlap link, "
+        "simultaneous tracklets must stand within topology.max_ground_distance of each other."))] = None
+
+    @field_validator("id")
+    @classmethod
+    def _safe_id(cls, value: str) -> str:
+        if not _SAFE_ID.match(value):
+            raise ValueError(f"{value!r} may hold only letters, digits, '_', '.', '-' (it names files)")
+        return value
+
+    @field_validator("source")
+    @classmethod
+    def _resolve(cls, value: str, info: ValidationInfo) -> str:
+        return resolve_path(value, info)
+
+    @field_validator("zones")
+    @classmethod
+    def _unique_zones(cls, zones: tuple[Zone, ...]) -> tuple[Zone, ...]:
+        names = [z.name for z in zones]
+        for j, name in enumerate(names):
+            if name in names[:j]:
+                raise ValueError(f"duplicate zone name {name!r} ([{names.index(name)}] and [{j}])")
+        return zones
+
+
+def _tracker(value: Any, info: ValidationInfo) -> Any:
+    """A tracker YAML path becomes its validated :class:`TrackerConfig` (errors name that file too)."""
+    if not isinstance(value, str):
+        return value
+    path = Path(expand(value)).expanduser()
+    base = base_dir(info)
+    if base is not None and not path.is_absolute():
+        path = (base / path).resolve()
+    if not path.is_file():
+        raise ValueError(f"{path} does not exist")
+    try:
+        return TrackerConfig.from_yaml(path)
+    except MtmctError as exc:
+        raise ValueError(str(exc)) from None
+
+
+def _links_shorthand(value: Any) -> Any:
+    """``topology: [links...]`` is short for ``topology: {links: [...]}``."""
+    return {"links": value} if isinstance(value, list) else value
+
+
+class CameraSetConfig(StrictModel):
+    """A whole camera set, every section typed and validated (see :data:`mtmct.core.camera_config.REFERENCE`)."""
+
+    name: Annotated[Text, Field(description="A label for runs and the database; default: the file's name.")] = "cameras"
+    models: Annotated[ModelsConfig, Field(description="The detector and ReID model every camera uses.")] = ModelsConfig()
+    tracker: Annotated[TrackerConfig | None, BeforeValidator(_tracker, json_schema_input_type=str | TrackerConfig | None),
+                       Field(description=(
+                           "DeepSort arguments: a YAML path (relative to this file) or an inline mapping; null: the "
+                           "shipped preset (configs/trackers/deepsort.yaml, deepsort_motion.yaml without ReID)."))] = None
+    tracklets: Annotated[TrackletsConfig, Field(description=(
+        "How each camera's tracks become tracklets (TrackletBuilder arguments)."))] = TrackletsConfig()
+    cameras: Annotated[tuple[CameraConfig, ...], Field(min_length=1, description=(
+        "One entry per camera; each runs in its own actor."))]
+    topology: Annotated[TopologyConfig, BeforeValidator(_links_shorthand, json_schema_input_type=list[Link] | TopologyConfig),
+                        Field(description=(
+        "Which camera pairs a person can pass between (a list of links, or a mapping with links and the time "
+        "rules' knobs)."))] = TopologyConfig()
+    fusion: Annotated[FusionConfig, Field(description="How tracklets become global identities.")] = FusionConfig()
+
+    @field_validator("cameras")
+    @classmethod
+    def _unique_ids(cls, cameras: tuple[CameraConfig, ...]) -> tuple[CameraConfig, ...]:
+        ids = [c.id for c in cameras]
+        for j, cam in enumerate(ids):
+            if cam in ids[:j]:
+                raise ValueError(f"duplicate camera id {cam!r} ([{ids.index(cam)}] and [{j}])")
+        return cameras
+
+    @model_validator(mode="after")
+    def _links_name_cameras(self) -> CameraSetConfig:
+        ids = [c.id for c in self.cameras]
+        for link in self.topology.links:
+            for cam in (link.a, link.b):
+                if cam not in ids:
+                    raise ValueError(f"topology: link {link.a}-{link.b} names an unknown camera {cam!r}; "
+                                     f"cameras: {', '.join(ids)}")
+        return self
+
+    def camera(self, camera_id: str) -> CameraConfig:
+        for cam in self.cameras:
+            if cam.id == camera_id:
+                return cam
+        raise KeyError(camera_id)
+
+
+def load_camera_config(config: str | os.PathLike[str] | Mapping[str, Any], base_dir: str | Path | None = None,
+                       ) -> CameraSetConfig:
+    """Load and validate a camera set from a YAML file or a mapping (never modified).
+
+    Relative paths resolve against the file's folder, or ``base_dir`` (default: the working directory) for a
+    mapping. Raises MtmctError with one line naming the file and the key path of the problem.
+    """
+    if isinstance(config, Mapping):
+        data, base, name, where = config, Path(base_dir or Path.cwd()), None, None
+    else:
+        path = Path(config).expanduser()
+        data = read_yaml(path, "camera config")
+        base, name, where = Path(base_dir) if base_dir else path.resolve().parent, path.stem, str(path)
+        if not isinstance(data, Mapping):
+            raise MtmctError(f"{where}: expected a mapping with a 'cameras' list, got {type(data).__name__}")
+    data = {"name": name, **data} if name and "name" not in data else data
+    rename = {("topology", "links"): ("topology",)} if isinstance(data.get("topology"), list) else {}
+    return validate(CameraSetConfig, data, where, context={"base": base.resolve()}, rename=rename)
+
+
+def schema() -> dict[str, Any]:
+    """The JSON Schema of the camera-set YAML format (what :func:`load_camera_config` accepts)."""
+    return CameraSetConfig.model_json_schema()

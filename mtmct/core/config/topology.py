@@ -1,0 +1,73 @@
+"""How cameras connect, and the time rules fusion applies between them (``fusion.topology.Topology``).
+
+``topology:`` in a camera set is a mapping with ``links`` and the rules' knobs, or just the list of links. The
+:class:`Link` declared here is the only declaration of a link: fusion builds its topology from it.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import Field, field_validator, model_validator
+
+from mtmct.core.config.base import NonNegative, Positive, StrictModel, Text
+
+
+class Link(StrictModel):
+    """A camera pair people pass between (undirected): overlapping views, or a transit window in seconds."""
+
+    a: Annotated[Text, Field(description="One camera of the link.")]
+    b: Annotated[Text, Field(description="The other camera (either order).")]
+    overlap: Annotated[bool, Field(strict=True, description=(
+        "The views overlap: the same person is seen in both at the same time."))] = False
+    min_s: Annotated[NonNegative | None, Field(description=(
+        "Windowed links: fewest seconds from leaving one camera to entering the other; null: 0. Raising it "
+        "rules out implausibly fast hand-overs (and look-alikes seen too soon)."))] = None
+    max_s: Annotated[NonNegative | None, Field(description=(
+        "Windowed links: most seconds; null: no upper bound (overlap links: topology.overlap_gap_s). Lowering "
+        "it rules out people who come much later, but splits those who linger."))] = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Link:
+        if self.a == self.b:
+            raise ValueError(f"a link joins two different cameras, got {self.a!r} twice "
+                             "(same-camera re-entry: topology.reentry_max_s)")
+        if self.overlap and (self.min_s is not None or self.max_s is not None):
+            raise ValueError("a link is either overlap: true or a min_s/max_s window, not both")
+        if self.min_s is not None and self.max_s is not None and self.min_s > self.max_s:
+            raise ValueError(f"min_s {self.min_s:g} > max_s {self.max_s:g}")
+        return self
+
+
+LinkConfig = Link
+"""The name camera-set code has used for a link."""
+
+
+class TopologyConfig(StrictModel):
+    """Links between cameras and the time rules' knobs; the geometry (zones, homographies) sits on each camera."""
+
+    links: Annotated[tuple[Link, ...], Field(description=(
+        "Which camera pairs a person can pass between; unlisted pairs never share a person."))] = ()
+    overlap_gap_s: Annotated[NonNegative, Field(description=(
+        "Longest gap in seconds between tracklets of overlap-linked cameras that do not share time (when the "
+        "link gives no max_s). Raising it forgives tracker latency at the hand-over but lets two people who "
+        "cross the shared area one after the other be joined."))] = 2.0
+    reentry_max_s: Annotated[NonNegative | None, Field(description=(
+        "Longest gap in seconds for a direct link within one camera (null: any). Lowering it stops joining a "
+        "person with a look-alike returning hours later, but splits people who really come back."))] = None
+    max_ground_distance: Annotated[Positive, Field(description=(
+        "With homographies on both cameras of an overlap link: largest median distance (ground units, e.g. "
+        "metres) between simultaneous foot points of one person. Raising it forgives calibration error but "
+        "joins neighbours."))] = 1.5
+    sync_tolerance_s: Annotated[NonNegative, Field(description=(
+        "How close in seconds two cameras' samples must be to compare positions; raise it for cameras whose "
+        "clocks or frame rates differ."))] = 0.2
+
+    @field_validator("links")
+    @classmethod
+    def _no_duplicate_links(cls, links: tuple[Link, ...]) -> tuple[Link, ...]:
+        for j, link in enumerate(links):
+            for i, other in enumerate(links[:j]):
+                if {other.a, other.b} == {link.a, link.b}:
+                    raise ValueError(f"duplicate link {link.a}-{link.b} (links [{i}] and [{j}])")
+        return links
