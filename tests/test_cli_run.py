@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
+import pytest
 import yaml
 
 from conftest import shared_path
@@ -72,6 +74,51 @@ def test_bad_config_names_the_field(tmp_path):
     assert not (tmp_path / "out").exists()  # rejected before any work
     res = cli("run", str(tmp_path / "nope.yaml"), "--out", str(tmp_path / "out"))
     assert res.returncode == 2 and "nope.yaml" in res.stderr
+
+
+CAMERAS = "cameras:\n  - {id: c1, source: c1.mp4}\n  - {id: c2, source: c2.mp4}\n"
+BAD_CONFIGS = [  # YAML text (``.inf`` is YAML's infinity), the start of the message after the file name
+    (CAMERAS + "tracker: {max_agee: 3}\n", "tracker.max_agee: unknown key (known: max_age, n_init,"),
+    (CAMERAS + "fusion: {simlarity: 0.4}\n", "fusion.simlarity: unknown key (known: similarity, overlap_similarity,"),
+    (CAMERAS + "fusion: {similarity: high}\n", "fusion.similarity: must be a number, got 'high'"),
+    ("cameras:\n  - {id: c1, source: c1.mp4, clock_offset: .inf}\n",
+     "cameras[0].clock_offset: must be a finite number, got inf"),
+    ("cameras:\n  - {id: c1, source: c1.mp4, fps: .inf}\n", "cameras[0].fps: must be a finite number, got inf"),
+    (CAMERAS + "topology: {links: [{a: c1, b: c2, overlap: true}], overlap_gap_s: -1}\n",
+     "topology.overlap_gap_s: must be greater than or equal to 0, got -1"),
+    (CAMERAS + "tracklets: {min_frames: 0}\n", "tracklets.min_frames: must be greater than or equal to 1, got 0"),
+    (CAMERAS + "tracker: tracker.yaml\n", "tracker: {tmp}/tracker.yaml: n_inti: unknown key (known: max_age,"),
+    (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\xff\xfe", "not a text (UTF-8) file, byte 0 is 0x89"),
+]
+
+
+@pytest.mark.parametrize("text,message", BAD_CONFIGS, ids=[m.split(":")[0] for _, m in BAD_CONFIGS])
+def test_bad_config_fails_in_one_line_before_any_camera_runs(tmp_path, text, message):
+    """Issue 9's acceptance: a typo, a word for a number, an infinite time exit 2 with one line naming the file
+    and the key, before Ray, models or the database start (seconds, and nothing written)."""
+    (tmp_path / "tracker.yaml").write_text("max_age: 30\nn_inti: 2\n")
+    config = tmp_path / "cameras.yaml"
+    config.write_bytes(text if isinstance(text, bytes) else text.encode())
+    started = time.perf_counter()
+    res = cli("run", str(config), "--out", str(tmp_path / "out"))
+    elapsed = time.perf_counter() - started
+    assert res.returncode == 2 and res.stdout == "", res.stderr
+    assert len(res.stderr.splitlines()) == 1
+    assert res.stderr.startswith(f"mtmct run: error: {config}: {message.format(tmp=tmp_path)}")
+    assert not (tmp_path / "out").exists()  # no camera output, no database: nothing ran
+    assert elapsed < 10, f"took {elapsed:.1f} s: something started before the config was checked"
+    check = cli("config", "check", str(config))
+    assert check.returncode == 2 and check.stderr.startswith(f"mtmct config: error: {config}: ")
+
+
+def test_config_check_and_schema_commands(tmp_path):
+    shipped = sorted((ROOT / "configs" / "cameras").glob("*.yaml"))
+    res = cli("config", "check", *map(str, shipped))
+    assert res.returncode == 0 and res.stdout.splitlines() == [
+        f"{p}: OK (2 cameras, 1 links, tracker checked)" for p in shipped], res.stderr
+    res = cli("config", "schema", "--out", str(tmp_path / "schema.json"))
+    assert res.returncode == 0
+    assert (tmp_path / "schema.json").read_text() == (ROOT / "configs" / "cameras" / "schema.json").read_text()
 
 
 def test_unreachable_ray_cluster_is_a_one_line_error(tmp_path):

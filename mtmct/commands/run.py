@@ -22,13 +22,17 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from mtmct.core.camera_config import load_camera_config
     from mtmct.core.errors import MtmctError
-    from mtmct.pipeline import run_cameras
-    from storage.engine import safe_url
 
     if args.max_frames is not None and args.max_frames < 1:
         raise MtmctError(f"--max-frames must be at least 1, got {args.max_frames}")
-    result = run_cameras(args.config, args.out, ray_address=args.ray_address, max_frames=args.max_frames,
+    config = load_camera_config(args.config)  # every section checked before Ray, models or the database load
+
+    from mtmct.pipeline import run_cameras
+    from storage.engine import safe_url
+
+    result = run_cameras(config, args.out, ray_address=args.ray_address, max_frames=args.max_frames,
                          db=args.db, run_id=args.run_id, resume=args.resume)
     for cam in result.cameras:
         status = f"error: {cam.error}" if cam.error else "ok"
