@@ -148,7 +148,7 @@ def test_reads_the_app_needs(repo, tmp_path):
     cfg = repo.run_config("r1")
     assert (cfg.models.reid, cfg.models.detector, cfg.models.conf) == ("/m/reid", "/m/det", 0.4)
     assert [(c.id, c.fps) for c in cfg.cameras] == [("c1", None), ("c2", 7.0)]
-    assert [(link.a, link.b, link.overlap, link.min_s, link.max_s) for link in cfg.topology] == [
+    assert [(link.a, link.b, link.overlap, link.min_s, link.max_s) for link in cfg.topology.links] == [
         ("c1", "c2", False, 1.0, 9.0)]
     before = repo.fingerprint(["r1"])
     store_run(repo, "r2", cameras=("c3",), seed=5)  # not a valid camera config: None, not an exception
