@@ -90,10 +90,14 @@ def test_pets_cli_matches_independent_protocol_and_rerank_helps(pets_sets):
     assert plain["rank1"] == pytest.approx(ref["rank1"], abs=0.01)
     assert plain["rank5"] == pytest.approx(ref["rank5"], abs=0.01)
     assert plain["map"] == pytest.approx(ref["map"], abs=0.01)
-    assert 0.25 < plain["rank1"] < 0.75 and 0.4 < plain["map"] < 0.8  # small, similarly dressed people
-    assert plain["rank1"] <= plain["rank5"] <= plain["rank10"]
     reranked = eval_json(query, gallery, "--rerank")
-    assert reranked["map"] > plain["map"]
+    print(f"\npets09 reid ({plain['queries']} queries): rank-1 {plain['rank1']:.4f} rank-5 {plain['rank5']:.4f} "
+          f"mAP {plain['map']:.4f}; re-ranked rank-1 {reranked['rank1']:.4f} mAP {reranked['map']:.4f}")
+    # small, similarly dressed people; measured with omz-person-reid-0277: rank-1 0.392, mAP 0.578, re-ranked
+    # mAP 0.638; the bars sit about 0.015-0.02 below
+    assert plain["rank1"] >= 0.375 and plain["map"] >= 0.56
+    assert plain["rank1"] <= plain["rank5"] <= plain["rank10"]
+    assert reranked["map"] >= 0.62 and reranked["map"] > plain["map"]
 
 
 MINI = {"0001_c1s1_001051_00": "person_search_demo_query", "0001_c6s1_009601_00": "person_search_demo_query",
