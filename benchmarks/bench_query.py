@@ -3,13 +3,13 @@
 Data: synthetic 256-d L2-normalised tracklet embeddings with identity structure (5 tracklets per identity over
 8 cameras, each a noisy copy of its identity's centre: same-identity cosine ~0.75, others ~0). Up to
 ``--store-max`` tracklets go into a SQLite file through ``Repository`` and the index is built from it
-(``open_index``: load_embeddings + build), saved, and loaded back warm from the cache; larger sizes build the
+(``QueryService.index``: load_embeddings + build), saved, and loaded back warm from the cache; larger sizes build the
 index from the same arrays (storing 10^6 one-frame tracklets through the repository takes minutes) and load it
 back from the cache the same way.
 
 Per size: time to store, to build cold, to load warm; then per query (a fresh noisy sample of a random
 identity) p50 / p99 ms of search + identity collapse (``QueryIndex.search``, top 10), the recall@1 of the
-identity, and where a database exists the per-query database costs (``fingerprint`` staleness check and
+identity, and where a database exists the per-query database costs (``Repository.fingerprint`` staleness check and
 ``describe``: cameras, times and crop of the 10 results). The query's ReID embedding (one crop through the
 shared OMZ model) is timed separately, once.
 
@@ -30,9 +30,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from mtmct import query_index  # noqa: E402
-from mtmct.query import describe  # noqa: E402
-from mtmct.query_index import NPROBE, QueryIndex, fingerprint, open_index  # noqa: E402
+from mtmct.query_index import NPROBE, QueryIndex, load_cached  # noqa: E402
+from mtmct.query_service import QueryService, describe  # noqa: E402
 from mtmct.core.tracklet import GlobalIdentity, Tracklet  # noqa: E402
 from storage import Repository, open_database  # noqa: E402
 
@@ -70,7 +69,7 @@ def store(url: str, x: np.ndarray, ident: np.ndarray) -> float:
 
 
 def from_arrays(x: np.ndarray, ident: np.ndarray, path: Path) -> QueryIndex:
-    """The index ``open_index`` would build, from arrays (no database), to be saved at ``path``."""
+    """The index ``QueryService.index`` would build, from arrays (no database), to be saved at ``path``."""
     from fusion.tracklet_index import TrackletIndex
 
     n = len(x)
@@ -113,16 +112,16 @@ def bench(n: int, store_max: int, n_queries: int, tmp: Path) -> dict:
         row["store_s"] = store(url, x, ident)
         db = open_database(url)
         t = time.perf_counter()
-        index = open_index(db, ["bench"], "reid=bench-reid")
+        index = QueryService().index(Repository(db), ["bench"], "reid=bench-reid")
         row["build_s"] = time.perf_counter() - t
     else:
         t = time.perf_counter()
         index = from_arrays(x, ident, tmp / f"arrays-{n}.npz")
         row["build_s"] = time.perf_counter() - t
     index.save()
-    query_index._MEMO.clear()
-    t = time.perf_counter()
-    warm = open_index(db, ["bench"], "reid=bench-reid") if db else query_index._load(index.path, "synthetic")
+    t = time.perf_counter()  # a fresh service: nothing in memory, the index comes from the cache files
+    warm = (QueryService().index(Repository(db), ["bench"], "reid=bench-reid") if db
+            else load_cached(index.path, "synthetic"))
     row["load_s"] = time.perf_counter() - t
     assert warm is not None and warm.source == "disk", "the warm index must come from the cache"
     row["kind"] = type(warm.index).__name__
@@ -142,11 +141,11 @@ def bench(n: int, store_max: int, n_queries: int, tmp: Path) -> dict:
         fp, ds = [], []
         for i in range(min(n_queries, 50)):
             t = time.perf_counter()
-            fingerprint(db, ["bench"])
+            Repository(db).fingerprint(["bench"])
             fp.append(time.perf_counter() - t)
             found = warm.search(q[i:i + 1], 10)
             t = time.perf_counter()
-            describe(db, found)
+            describe(Repository(db), found)
             ds.append(time.perf_counter() - t)
         row["fingerprint_ms"], row["describe_ms"] = percentiles(fp)[0], percentiles(ds)[0]
         db.close()

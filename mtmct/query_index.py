@@ -1,45 +1,37 @@
 """The FAISS index query-by-image searches: stored tracklet embeddings of some runs, cached on disk.
 
 The index is a derived cache of the database (DESIGN.md), so it is keyed by what it covers and checked, on
-every query, against a fingerprint the database answers from a few index lookups whatever its size: per
-covered run its status, start/finish times and lowest/highest global id, per camera its status, frames, error
-and lowest/highest track id (a count would scan 10^6 rows: 0.2 s on SQLite). A new, replaced or resumed run, a
-camera written, or fusion followed by ``finish_run`` (as ``mtmct run`` does) changes it, and the index is
-rebuilt from :meth:`storage.Repository.load_embeddings`. Not noticed: a camera rewritten through the API with
-the same track id range and frame count while its run keeps its times.
+every query, against :meth:`storage.Repository.fingerprint` (a few index lookups whatever the database's size);
+when that changed, the index is rebuilt from :meth:`storage.Repository.load_embeddings`.
 
 The cache lives beside a SQLite file (``<db>.query-index/``) or, for a server, under ``$MTMCT_CACHE``
 (default ``~/.cache/mtmct``) ``/query-index/``; files are named by a hash of the password-free URL and the run
 filter. Warm loads memory-map the IVF lists (milliseconds even at 10^6 rows). :meth:`QueryIndex.save` is
-separate from building so a query that fails writes nothing.
+separate from building so a query that fails writes nothing. Which index a process keeps in memory is the
+business of :class:`mtmct.query_service.QueryService`; this module holds no state.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import os
 import secrets
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
 from fusion.tracklet_index import TrackletIndex
 from mtmct.core.errors import MtmctError
 from storage import Database, Repository
-from storage.schema import Camera, Identity, Run, TrackletRow
 
 log = logging.getLogger(__name__)
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: fingerprints come from storage.Repository.fingerprint
 NPROBE = 48  # IVF cells one query scans: 16 (fusion's default) missed 4% of rank-1 identities at 10^6 rows,
 # and one query scanning 3x more stays a few milliseconds (benchmarks/bench_query.py)
-_MEMO: dict[str, QueryIndex] = {}  # meta path -> index loaded in this process (the dashboard queries repeatedly)
 
 
 @dataclass(frozen=True)
@@ -64,7 +56,7 @@ class QueryIndex:
     camera_of: np.ndarray  # (N,) int32 into cameras
     track_of: np.ndarray  # (N,) int64
     global_of: np.ndarray  # (N,) int64, -1 where not fused
-    fingerprint: str
+    fingerprint: str  # storage.Repository.fingerprint of the runs it covers, when it was built
     source: str = "built"  # "built", "disk" or "memory": where this query got it
     path: Path | None = None  # the meta file it is (or will be) saved to
 
@@ -77,24 +69,17 @@ class QueryIndex:
 
     def search(self, queries: np.ndarray, top_k: int) -> list[list[Hit]]:
         """The ``top_k`` best identities per query row: tracklets collapsed to their identity (its best
-        tracklet's cosine similarity); asks FAISS for more tracklets until ``top_k`` identities or all rows."""
-        import faiss
-
+        tracklet's cosine similarity); asks FAISS for more tracklets until ``top_k`` identities or all rows.
+        Safe from many threads at once (a CPU FAISS index is only read); FAISS's thread count is the caller's
+        (:class:`mtmct.query_service.QueryService` sets it once)."""
         q = np.ascontiguousarray(queries, np.float32).reshape(len(queries), -1)
         k = min(len(self), max(8 * top_k, 64))
-        threads = faiss.omp_get_max_threads()
-        # A few queries are memory-bound: an OpenMP team costs more than it saves, and under CPU contention its
-        # start-up stalls (p99 of one query on 10^4 rows: 7.7 ms with 2 threads, 0.9 ms with 1).
-        faiss.omp_set_num_threads(1 if len(q) < 8 else threads)
-        try:
-            while True:
-                sims, rows = self.index.search(q, k)  # type: ignore[attr-defined]
-                hits = [self._collapse(s, r, top_k) for s, r in zip(sims, rows)]
-                if k >= len(self) or all(len(h) >= top_k for h in hits):
-                    return hits
-                k = min(len(self), 4 * k)
-        finally:
-            faiss.omp_set_num_threads(threads)
+        while True:
+            sims, rows = self.index.search(q, k)  # type: ignore[attr-defined]
+            hits = [self._collapse(s, r, top_k) for s, r in zip(sims, rows)]
+            if k >= len(self) or all(len(h) >= top_k for h in hits):
+                return hits
+            k = min(len(self), 4 * k)
 
     def _collapse(self, sims: np.ndarray, rows: np.ndarray, top_k: int) -> list[Hit]:
         ok = rows >= 0
@@ -109,7 +94,8 @@ class QueryIndex:
                 for i, r in zip(first, rows[first])]
 
     def save(self) -> None:
-        """Write the index and then its metadata (atomic replace); an unwritable folder only costs a warning."""
+        """Write the index and then its metadata (atomic replace); an unwritable folder only costs a warning (and
+        ``path`` becomes None, so it is not tried again)."""
         import faiss
 
         if self.path is None or self.source != "built":
@@ -127,12 +113,12 @@ class QueryIndex:
         except OSError as error:
             log.warning("cannot cache the query index in %s: %s", self.path.parent, error)
             index_file.unlink(missing_ok=True)
+            self.path = None
             return
         for old in self.path.parent.glob(f"{self.path.stem}-*.faiss"):
             if old != index_file:
                 old.unlink(missing_ok=True)
         self.source = "disk"
-        _MEMO[str(self.path)] = self
         log.info("query index cached: %s", index_file)
 
 
@@ -147,40 +133,14 @@ def cache_dir(db: Database) -> Path:
     return Path(root).expanduser() / "query-index"
 
 
-def fingerprint(db: Database, run_ids: list[str]) -> str:
-    """A digest of what the index over ``run_ids`` must hold, from index lookups only (see module docstring)."""
-    t, c, i = TrackletRow, Camera, Identity
-    tracks = [select(fn(t.track_id)).where(t.run_id == c.run_id, t.camera_id == c.camera_id).scalar_subquery()
-              for fn in (func.min, func.max)]
-    gids = [select(fn(i.global_id)).where(i.run_id == Run.id).scalar_subquery() for fn in (func.min, func.max)]
-    with db.read() as conn:
-        runs = conn.execute(select(Run.id, Run.status, Run.started_at, Run.finished_at, *gids)
-                            .where(Run.id.in_(run_ids)).order_by(Run.id)).all()
-        cams = conn.execute(select(c.run_id, c.camera_id, c.status, c.frames, c.error, *tracks)
-                            .where(c.run_id.in_(run_ids)).order_by(c.run_id, c.camera_id)).all()
-    rows = [[str(v) for v in r] for r in (*runs, *cams)]
-    return hashlib.sha256(json.dumps([CACHE_VERSION, rows]).encode()).hexdigest()
-
-
-def open_index(db: Database, run_ids: list[str], filter_key: str) -> QueryIndex:
-    """The index over ``run_ids``: from memory or disk when its fingerprint is current, else built (not saved)."""
-    start = time.perf_counter()
+def cache_path(db: Database, filter_key: str) -> Path:
+    """The metadata file of the cached index over ``filter_key`` (e.g. ``run=<id>``) of the database ``db``."""
     digest = hashlib.sha256(f"{db.url}\0{filter_key}".encode()).hexdigest()[:20]
-    path = cache_dir(db) / f"{digest}.npz"
-    current = fingerprint(db, run_ids)
-    memo = _MEMO.get(str(path))
-    if memo is not None and memo.fingerprint == current and path.exists():
-        memo.source = "memory"
-        return memo
-    found = _load(path, current)
-    if found is None:
-        found = build_index(Repository(db), run_ids, current)
-        found.path = path
-    log.info("query index (%d rows) %s in %.3f s", len(found), found.source, time.perf_counter() - start)
-    return found
+    return cache_dir(db) / f"{digest}.npz"
 
 
-def _load(path: Path, current: str) -> QueryIndex | None:
+def load_cached(path: Path, current: str) -> QueryIndex | None:
+    """The index saved at ``path`` if it was built at fingerprint ``current``, else None (stale or absent)."""
     import faiss
 
     try:
@@ -196,36 +156,24 @@ def _load(path: Path, current: str) -> QueryIndex | None:
         if path.exists():
             log.info("query index %s unreadable (%s): rebuilding", path, error)
         return None
-    found = QueryIndex(index, **arrays, fingerprint=current, source="disk", path=path)
-    _MEMO[str(path)] = found
-    return found
+    return QueryIndex(index, **arrays, fingerprint=current, source="disk", path=path)
 
 
-def build_index(repo: Repository, run_ids: list[str], fingerprint_: str = "") -> QueryIndex:
+def build_index(repo: Repository, run_ids: list[str], fingerprint: str = "", path: Path | None = None,
+                ) -> QueryIndex:
     """Load the embeddings of ``run_ids`` and index them (exact up to 20k rows, IVF beyond; CPU: one query
     at a time is memory-bound either way and a GPU copy would cost more than it saves)."""
-    keys: list[tuple[str, str, int]] = []
-    parts: list[np.ndarray] = []
-    for run_id in run_ids:
-        k, m = repo.load_embeddings(run_id)
-        if len(k):
-            keys.extend(k)
-            parts.append(m)
-    if not keys:
+    parts = [stored for stored in (repo.load_embeddings(run_id) for run_id in run_ids) if len(stored)]
+    if not parts:
         raise MtmctError(f"no stored tracklet embeddings in run(s) {', '.join(run_ids)}: "
                          "run `mtmct run` with a ReID model first")
-    if len({p.shape[1] for p in parts}) > 1:
+    if len({p.dim for p in parts}) > 1:
         raise MtmctError(f"runs {', '.join(run_ids)} hold embeddings of different sizes: query one run (--run)")
-    vectors = np.concatenate(parts)
-    t = TrackletRow
-    with repo.db.read() as conn:
-        gids = {(r, c, k): g for r, c, k, g in conn.execute(
-            select(t.run_id, t.camera_id, t.track_id, t.global_id).where(t.run_id.in_(run_ids)))}
+    keys = [k for p in parts for k in p.keys]
+    vectors = np.concatenate([p.matrix for p in parts])
     runs, run_of = np.unique(np.array([k[0] for k in keys]), return_inverse=True)
     cameras, camera_of = np.unique(np.array([k[1] for k in keys]), return_inverse=True)
     built = TrackletIndex(vectors.shape[1], nprobe=NPROBE, use_gpu=False).build(vectors)
-    return QueryIndex(
-        built.cpu_index,
-        runs, cameras, run_of.astype(np.int32), camera_of.astype(np.int32),
-        np.array([k[2] for k in keys], np.int64),
-        np.array([-1 if gids.get(k) is None else gids[k] for k in keys], np.int64), fingerprint_)
+    return QueryIndex(built.cpu_index, runs, cameras, run_of.astype(np.int32), camera_of.astype(np.int32),
+                      np.array([k[2] for k in keys], np.int64), np.concatenate([p.global_ids for p in parts]),
+                      fingerprint, path=path)

@@ -13,7 +13,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, text
+from sqlalchemy import URL, Connection, exc, make_url, text
 
 from mtmct.core.errors import MtmctError
 from storage.engine import Database, create_db_engine
@@ -101,12 +101,28 @@ def revision(url: str, message: str) -> None:
         db.close()
 
 
-def open_database(url: str, upgrade: bool | None = None) -> Database:
+def _parse(url: str) -> URL | None:
+    """The parsed URL, or None when it does not parse (:func:`create_db_engine` then words the error)."""
+    try:
+        return make_url(url)
+    except exc.ArgumentError:
+        return None
+
+
+def open_database(url: str, upgrade: bool | None = None, reader: bool = False) -> Database:
     """Connect to ``url`` and check its schema is at the newest migration.
 
     ``upgrade`` None upgrades SQLite files in place (the embedded default must just work) and asks the user to
-    run ``mtmct db upgrade`` on a server, where schema changes are an administrator's decision.
+    run ``mtmct db upgrade`` on a server, where schema changes are an administrator's decision. ``reader`` (a
+    query, the dashboard) never changes a schema and refuses a missing SQLite file instead of creating an empty
+    one (and its folder).
     """
+    if reader:
+        upgrade = False
+        parsed = _parse(url)
+        if parsed is not None and parsed.get_backend_name() == "sqlite" and parsed.database and not (
+                Path(parsed.database).expanduser().is_file()):
+            raise MtmctError(f"no database at {parsed.database}: run `mtmct run` first or pass --db")
     engine = create_db_engine(url)
     db = Database(engine)
     try:

@@ -2,6 +2,9 @@
 
 The stored run: one tracklet per (camera, identity) for eight people of mtmc-pets09-overlap, built from their gt
 boxes in every 10th frame and embedded with the shared OMZ ReID model; queries use frames never stored.
+
+The query person is chosen by a rule written before any score was seen (:func:`pick_query`), not by trying
+people until one ranked well.
 """
 
 from __future__ import annotations
@@ -19,16 +22,35 @@ import pytest
 import yaml
 
 from conftest import shared_path
-from mtmct import query_index
 from mtmct.core.errors import MtmctError
-from mtmct.query import query_image, search_by_image
+from mtmct.query import QueryService, query_image, search_by_image
 from mtmct.core.tracklet import GlobalIdentity, Tracklet
 from storage import Repository, open_database, upgrade
 
 MTMCT = str(Path(sys.executable).with_name("mtmct"))
 IDS = (1, 2, 3, 4, 5, 9, 13, 15)
-PERSON = 4  # the query person: a clear margin over the others with this model
-QUERY_FRAME = 665  # c1 frame of PERSON not among the stored ones (those are multiples of 10)
+
+
+def overlaps(a: np.ndarray, b: np.ndarray) -> bool:
+    """Whether two tlwh boxes share any pixels."""
+    return min(a[0] + a[2], b[0] + b[2]) > max(a[0], b[0]) and min(a[1] + a[3], b[1] + b[3]) > max(a[1], b[1])
+
+
+def pick_query(gt_rows: np.ndarray, start: int, ids: tuple[int, ...] | None = None, people: int = 3,
+               ) -> tuple[int, int]:
+    """The query rule, fixed before looking at any score: the first frame from ``start`` on that is not a multiple
+    of 10 (never stored here) and shows at least ``people`` gt persons (of ``ids``) whose boxes overlap no other gt
+    box; the query is the tallest of them (the best-resolved, unoccluded person). Returns (frame, person)."""
+    for frame in np.unique(gt_rows[:, 0]).astype(int):
+        if frame < start or frame % 10 == 0:
+            continue
+        rows = gt_rows[gt_rows[:, 0] == frame]
+        free = [r for r in rows if (ids is None or int(r[1]) in ids)
+                and not any(overlaps(r[2:6], o[2:6]) for o in rows if o[1] != r[1])]
+        if len(free) >= people:
+            return frame, int(max(free, key=lambda r: r[5])[1])
+    raise AssertionError(f"no frame from {start} on shows {people} separate people")
+
 
 
 def video_frames(camera: str) -> list[np.ndarray]:
@@ -72,10 +94,12 @@ def pets():
                                                         "conf": 0.3, "classes": None},
                              "cameras": [{"id": c, "source": str(shared_path("data", "mtmc-pets09-overlap", c,
                                                                              "video.mp4"))} for c in frames]})
-    row = next(r for r in gt("c1") if r[1] == PERSON and r[0] == QUERY_FRAME)
-    return {"tracklets": tracklets, "config": config, "crop": cut(frames["c1"][QUERY_FRAME - 1], row),
-            "scene": frames["c1"][QUERY_FRAME - 1], "scene_gt": gt("c1")[gt("c1")[:, 0] == QUERY_FRAME],
-            "detector": detector}
+    # from the middle of c1's 795 frames on: frame 544, person 3 (a 90 px tall box)
+    frame, person = pick_query(gt("c1"), start=398, ids=IDS)
+    row = next(r for r in gt("c1") if r[1] == person and r[0] == frame)
+    return {"tracklets": tracklets, "config": config, "crop": cut(frames["c1"][frame - 1], row),
+            "scene": frames["c1"][frame - 1], "scene_gt": gt("c1")[gt("c1")[:, 0] == frame],
+            "detector": detector, "person": person}
 
 
 def store(url: str, pets: dict, run_id: str = "pets-1", cameras=("c1", "c2")) -> None:
@@ -93,7 +117,6 @@ def store(url: str, pets: dict, run_id: str = "pets-1", cameras=("c1", "c2")) ->
 def cache(monkeypatch, tmp_path) -> Path:
     """Where this test's index cache may go: the server cache root; SQLite's lies beside its file in tmp_path."""
     monkeypatch.setenv("MTMCT_CACHE", str(tmp_path / "cache"))
-    query_index._MEMO.clear()
     return tmp_path / "cache"
 
 
@@ -117,12 +140,14 @@ def write_jpeg(path: Path, img: np.ndarray) -> Path:
 def test_crop_finds_the_person_first_in_both_cameras(stored, pets, mode):
     results = query_image(pets["crop"], stored, top_k=5, mode=mode)
     assert len(results) == 1 and results[0].box is None  # the whole image is the query
-    best = results[0].matches[0]
-    assert (best.run_id, best.global_id, best.cameras) == ("pets-1", PERSON, ["c1", "c2"])
-    assert best.camera_id in ("c1", "c2") and best.track_id == PERSON and best.rank == 1
-    assert 0.5 < best.score <= 1.0 and best.score > results[0].matches[1].score
+    best, second = results[0].matches[:2]
+    assert (best.run_id, best.global_id, best.cameras) == ("pets-1", pets["person"], ["c1", "c2"])
+    assert best.camera_id in ("c1", "c2") and best.track_id == pets["person"] and best.rank == 1
+    # measured: 0.789 against 0.330 for the next identity (after the rule chose the person); asserting 0.6 and a
+    # 0.3 lead leaves room for model or decoder noise, not for a weaker match or a near swap
+    assert 0.6 < best.score <= 1.0 and best.score > second.score + 0.3
     assert {m.global_id for m in results[0].matches} <= set(IDS) and len(results[0].matches) == 5
-    stored_times = pets["tracklets"]["c2"][IDS.index(PERSON)].times
+    stored_times = pets["tracklets"]["c2"][IDS.index(pets["person"])].times
     assert best.times["c2"] == (stored_times[0], stored_times[-1])
     assert best.crop[:2] == b"\xff\xd8"  # a JPEG
 
@@ -131,7 +156,7 @@ def test_search_by_image_is_json_ready(stored, pets):
     ok, buf = cv2.imencode(".png", pets["crop"])
     out = json.loads(json.dumps(search_by_image(buf.tobytes(), stored, run_id="pets-1", top_k=3)))
     best = out["queries"][0]["matches"][0]
-    assert best["global_id"] == PERSON and best["cameras"] == ["c1", "c2"] and len(out["queries"][0]["matches"]) == 3
+    assert best["global_id"] == pets["person"] and best["cameras"] == ["c1", "c2"] and len(out["queries"][0]["matches"]) == 3
     assert base64.b64decode(best["crop_jpeg_base64"])[:2] == b"\xff\xd8"
 
 
@@ -142,14 +167,14 @@ def test_scene_gives_one_query_per_detected_person(stored, pets):
     assert len(people) >= 3
     results = query_image(pets["scene"], stored, top_k=3)  # auto: people fill only part of the frame
     assert len(results) == len(people) and all(r.box is not None and len(r.matches) == 3 for r in results)
-    # the query box on PERSON's gt box finds PERSON first
-    x, y, w, h = next(r[2:6] for r in pets["scene_gt"] if r[1] == PERSON)
+    # the query box on the query person's gt box finds that person first
+    x, y, w, h = next(r[2:6] for r in pets["scene_gt"] if r[1] == pets["person"])
     boxes = np.array([r.box for r in results])
     iw = np.clip(np.minimum(boxes[:, 2], x + w) - np.maximum(boxes[:, 0], x), 0, None)
     ih = np.clip(np.minimum(boxes[:, 3], y + h) - np.maximum(boxes[:, 1], y), 0, None)
     iou = iw * ih / ((boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1]) + w * h - iw * ih)
     assert iou.max() > 0.5
-    assert results[int(iou.argmax())].matches[0].global_id == PERSON
+    assert results[int(iou.argmax())].matches[0].global_id == pets["person"]
 
 
 def test_index_cache_is_reused_warm_and_rebuilt_when_stale(stored, pets, cache):
@@ -161,9 +186,10 @@ def test_index_cache_is_reused_warm_and_rebuilt_when_stale(stored, pets, cache):
     db = open_database(stored)
     runs = ["pets-1"]
     key = f"reid={yaml.safe_load(pets['config'])['models']['reid']}"
-    assert query_index.open_index(db, runs, key).source == "memory"
-    query_index._MEMO.clear()
-    warm = query_index.open_index(db, runs, key)
+    service = QueryService()
+    assert service.index(Repository(db), runs, key).source == "disk"
+    assert service.index(Repository(db), runs, key).source == "memory"
+    warm = QueryService().index(Repository(db), runs, key)  # another process' view: the file, not memory
     assert warm.source == "disk" and len(warm) == 2 * len(IDS)
     query_image(pets["crop"], stored, mode="crop")
     assert [p.stat().st_mtime_ns for p in cache_files(stored, cache)] == stamp  # nothing rewritten
@@ -194,12 +220,12 @@ def test_cli_table_json_and_crops(stored, pets, tmp_path):
     assert res.returncode == 0, res.stderr
     lines = res.stdout.splitlines()
     assert lines[0] == "query 1 (whole image)" and lines[1].split()[:3] == ["rank", "run", "global"]
-    assert lines[2].split()[:3] == ["1", "pets-1", str(PERSON)] and "c1,c2" in lines[2]
+    assert lines[2].split()[:3] == ["1", "pets-1", str(pets["person"])] and "c1,c2" in lines[2]
     res = mtmct("query", str(image), "--db", stored, "--json", "--save-crops", str(tmp_path / "crops"))
     assert res.returncode == 0, res.stderr
     out = json.loads(res.stdout)
     best = out["queries"][0]["matches"][0]
-    assert best["global_id"] == PERSON and Path(best["crop"]).read_bytes()[:2] == b"\xff\xd8"
+    assert best["global_id"] == pets["person"] and Path(best["crop"]).read_bytes()[:2] == b"\xff\xd8"
 
 
 def _bad_case(case: str, url: str, tmp_path: Path) -> list[str]:
@@ -242,3 +268,20 @@ def test_bad_input_raises_mtmct_error(stored):
         query_image(np.zeros((128, 64, 3), np.uint8), stored, run_id="nope", mode="crop")
     with pytest.raises(MtmctError, match="mode"):
         query_image(np.zeros((128, 64, 3), np.uint8), stored, mode="face")  # type: ignore[arg-type]
+
+
+def test_one_service_answers_20_threads_at_once(stored, pets):
+    """Module-level model caches shared by threads failed here ("Infer Request is busy"): one service, 20 threads,
+    every query answered with the same best identity and score; a cold index is built once, not per thread."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    service = QueryService()
+    db = open_database(stored)
+    try:
+        with ThreadPoolExecutor(20) as pool:
+            results = list(pool.map(lambda _: service.query(Repository(db), pets["crop"], mode="crop", top_k=3),
+                                    range(20)))
+    finally:
+        db.close()
+    assert {(r[0].matches[0].global_id, round(r[0].matches[0].score, 4)) for r in results} == {
+        (pets["person"], round(results[0][0].matches[0].score, 4))}
