@@ -46,7 +46,8 @@ class CameraConfig(StrictModel):
     id: Annotated[Text, Field(description="Unique; names the output file <id>.txt.")]
     source: Annotated[Text, Field(description=(
         "Video file, frame folder, device index, or rtsp:// / http:// URL (paths relative to the config)."))]
-    fps: Annotated[Positive | None, Field(description="Overrides the source's frame rate; null: the source's own.")] = None
+    fps: Annotated[Positive | None, Field(description=(
+        "Overrides the source's frame rate; null: the source's own."))] = None
     clock_offset: Annotated[Number, Field(description=(
         "Seconds added to this camera's timestamps to reach the shared clock."))] = 0.0
     zones: Annotated[tuple[Zone, ...], Field(description=(
@@ -103,20 +104,25 @@ def _links_shorthand(value: Any) -> Any:
 class CameraSetConfig(StrictModel):
     """A whole camera set, every section typed and validated (see :data:`mtmct.core.camera_config.REFERENCE`)."""
 
-    name: Annotated[Text, Field(description="A label for runs and the database; default: the file's name.")] = "cameras"
-    models: Annotated[ModelsConfig, Field(description="The detector and ReID model every camera uses.")] = ModelsConfig()
-    tracker: Annotated[TrackerConfig | None, BeforeValidator(_tracker, json_schema_input_type=str | TrackerConfig | None),
+    name: Annotated[Text, Field(description=(
+        "A label for runs and the database; default: the file's name."))] = "cameras"
+    models: Annotated[ModelsConfig, Field(description=(
+        "The detector and ReID model every camera uses."))] = ModelsConfig()
+    tracker: Annotated[TrackerConfig | None,
+                       BeforeValidator(_tracker, json_schema_input_type=str | TrackerConfig | None),
                        Field(description=(
-                           "DeepSort arguments: a YAML path (relative to this file) or an inline mapping; null: the "
-                           "shipped preset (configs/trackers/deepsort.yaml, deepsort_motion.yaml without ReID)."))] = None
+                           "DeepSort arguments: a YAML path (relative to this file) or an inline mapping; null: "
+                           "the shipped preset (configs/trackers/deepsort.yaml, deepsort_motion.yaml without "
+                           "ReID)."))] = None
     tracklets: Annotated[TrackletsConfig, Field(description=(
         "How each camera's tracks become tracklets (TrackletBuilder arguments)."))] = TrackletsConfig()
     cameras: Annotated[tuple[CameraConfig, ...], Field(min_length=1, description=(
         "One entry per camera; each runs in its own actor."))]
-    topology: Annotated[TopologyConfig, BeforeValidator(_links_shorthand, json_schema_input_type=list[Link] | TopologyConfig),
+    topology: Annotated[TopologyConfig,
+                        BeforeValidator(_links_shorthand, json_schema_input_type=list[Link] | TopologyConfig),
                         Field(description=(
-        "Which camera pairs a person can pass between (a list of links, or a mapping with links and the time "
-        "rules' knobs)."))] = TopologyConfig()
+                            "Which camera pairs a person can pass between (a list of links, or a mapping with "
+                            "links and the time rules' knobs)."))] = TopologyConfig()
     fusion: Annotated[FusionConfig, Field(description="How tracklets become global identities.")] = FusionConfig()
 
     @field_validator("cameras")
