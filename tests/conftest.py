@@ -1,7 +1,18 @@
-"""Shared fixtures: where ../shared is, and a sandboxed $HOME so Paddle/Ray/matplotlib never write to the user's."""
+"""Shared fixtures: where ../shared is, and a sandboxed $HOME so Paddle/Ray/matplotlib never write to the user's.
+
+Also the test tiers. Every test that reaches ../shared or PostgreSQL is marked ``shared`` or ``postgres`` here, at
+collection, by reading the tests' source: a test is marked when its function, a fixture it uses, or a helper
+either of them calls (in its module, a sibling test module it imports from, or this file) names ``shared_path`` /
+``SHARED`` (shared) or ``pg_url`` / ``_admin`` / ``PG_SERVER`` (postgres), and the ``db_url`` fixture's
+``postgresql`` case is marked postgres. ``make test-fast`` deselects them with ``-m`` and sets ``MTMCT_FAST=1``,
+under which reaching ../shared or PostgreSQL from an unmarked test fails (never skips): a test the rule missed
+shows up at once instead of skipping its way to green.
+"""
 
 from __future__ import annotations
 
+import ast
+import functools
 import os
 import tempfile
 from pathlib import Path
@@ -24,8 +35,18 @@ os.environ.setdefault("MTMCT_MODEL_HOME", os.path.join(_home, "models"))
 os.environ.setdefault("RAY_TMPDIR", os.path.join(_home, "ray"))
 
 
+FAST = os.environ.get("MTMCT_FAST", "") not in ("", "0")
+
+
+def _fast_guard(what: str) -> None:
+    if FAST:
+        pytest.fail(f"MTMCT_FAST=1 (make test-fast) but this test reaches {what}: the conftest marking rule missed "
+                    "it; make the dependency visible (call shared_path / use pg_url) or mark it by hand")
+
+
 def shared_path(*parts: str) -> Path:
     """A path under ../shared, or skip (fail under CI=true) when it is absent."""
+    _fast_guard("../shared")
     path = SHARED.joinpath(*parts)
     if not path.exists():
         reason = f"{path} is absent: put the project's shared/ folder beside the checkout"
@@ -54,6 +75,7 @@ PG_SERVER = os.environ.get("MTMCT_TEST_PG", "postgresql+psycopg://postgres@127.0
 
 
 def _admin():
+    _fast_guard("PostgreSQL")
     import psycopg
 
     from storage.engine import create_db_engine
@@ -66,6 +88,7 @@ def _admin():
 @pytest.fixture(scope="session")
 def pg_url():
     """A uniquely named, migrated PostgreSQL database for this session, dropped at the end."""
+    _fast_guard("PostgreSQL")
     try:
         admin = _admin()
     except Exception as exc:  # noqa: BLE001 - any reason the server is unusable
@@ -103,3 +126,64 @@ def db_url(request, tmp_path) -> str:
     return url
 
 
+
+
+# ---- tiers: mark what needs ../shared or PostgreSQL (see the module docstring) ------------------------------
+
+NEEDS = {"shared": {"shared_path", "SHARED"}, "postgres": {"pg_url", "_admin", "PG_SERVER"}}
+TESTS = Path(__file__).resolve().parent
+
+
+@functools.cache
+def _module_names(module: str) -> tuple[dict[str, set[str]], dict[str, str]]:
+    """For tests/<module>.py: top-level function -> the names it mentions (arguments included, since fixtures
+    arrive by argument name; top-level statements count as ``<module>``), and names imported from sibling
+    test modules or conftest -> that module."""
+    tree = ast.parse((TESTS / f"{module}.py").read_text())
+    refs: dict[str, set[str]] = {"<module>": set()}
+    imports: dict[str, str] = {}
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            names = {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
+            names |= {a.arg for a in ast.walk(node.args) if isinstance(a, ast.arg)}
+            names |= {n.value for n in ast.walk(node) if isinstance(n, ast.Constant) and isinstance(n.value, str)
+                      and n.value.isidentifier()}  # request.getfixturevalue("pg_url")
+            refs[node.name] = names
+        elif isinstance(node, ast.ImportFrom) and node.module and (TESTS / f"{node.module}.py").is_file():
+            imports.update({a.asname or a.name: node.module for a in node.names})
+        elif not isinstance(node, (ast.Import, ast.ImportFrom, ast.ClassDef)):
+            refs["<module>"] |= {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
+    return refs, imports
+
+
+@functools.cache
+def _needs(module: str, name: str, kind: str, _seen: frozenset = frozenset()) -> bool:
+    """Whether ``module.name`` reaches one of NEEDS[kind], through the functions and fixtures it names."""
+    key = (module, name)
+    if key in _seen or name == "db_url":  # db_url's cases differ: its postgresql case is marked by parameter
+        return False
+    refs, imports = _module_names(module)
+    if name not in refs:
+        if name in imports:
+            return _needs(imports[name], name, kind, _seen | {key})
+        if module != "conftest":  # a fixture or helper from conftest, by name
+            return _needs("conftest", name, kind, _seen | {key})
+        return False
+    mentioned = refs[name]
+    if mentioned & NEEDS[kind]:
+        return True
+    return any(_needs(module, other, kind, _seen | {key}) for other in mentioned if other != name)
+
+
+def pytest_collection_modifyitems(config, items) -> None:  # noqa: ARG001 - pytest's hook signature
+    for item in items:
+        module = Path(str(item.fspath)).stem
+        names = [item.originalname, "<module>", *item.fixturenames]
+        for kind in NEEDS:
+            if kind in item.keywords:
+                continue
+            if any(_needs(module, n, kind) for n in names):
+                item.add_marker(getattr(pytest.mark, kind))
+        callspec = getattr(item, "callspec", None)
+        if callspec is not None and callspec.params.get("db_url") == "postgresql" and "postgres" not in item.keywords:
+            item.add_marker(pytest.mark.postgres)
