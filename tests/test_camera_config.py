@@ -161,7 +161,7 @@ BAD = [
     ("topology[0].max_s", 30, "topology[0]: a link is either overlap: true or a min_s/max_s window, not both"),
     ("topology[0].overlap", "yes", "topology[0].overlap: must be true or false, got 'yes'"),
     ("topology[1].cameras", ["c2", "c3"], "topology[1].cameras: unknown key (known: a, b, overlap, min_s, max_s)"),
-    ("topology[1]", {"a": "c2", "b": "c1"}, "topology: duplicate link c2-c1 (links [0] and [1])"),
+    ("topology[1]", {"a": "c2", "b": "c1"}, "topology: duplicate link 'c1-c2' ([0] and [1])"),
     ("topology", {"links": [], "overlap_gap": 3}, "topology.overlap_gap: unknown key (known: links, overlap_gap_s"),
     ("topology", {"reentry_max_s": -5}, "topology.reentry_max_s: must be greater than or equal to 0, got -5"),
     ("topology", {"max_ground_distance": float("inf")}, "topology.max_ground_distance: must be a finite number"),

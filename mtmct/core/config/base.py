@@ -57,6 +57,14 @@ Int = Annotated[int, BeforeValidator(_not_bool)]
 Text = Annotated[str, AfterValidator(_not_blank)]
 
 
+def require_unique(keys: list[Any], what: str) -> None:
+    """A ValueError naming the first repeated key and both its positions (``duplicate camera id 'c1' ([0] and
+    [2])``); ``what`` says what the key is."""
+    for j, key in enumerate(keys):
+        if key in keys[:j]:
+            raise ValueError(f"duplicate {what} {key!r} ([{keys.index(key)}] and [{j}])")
+
+
 def expand(value: str) -> str:
     """``${VAR}`` replaced from the environment (an unset variable is an error) and ``~`` expanded."""
     def var(match: re.Match) -> str:

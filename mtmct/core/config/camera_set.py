@@ -17,8 +17,8 @@ from typing import Annotated, Any
 
 from pydantic import BeforeValidator, Field, ValidationInfo, field_validator, model_validator
 
-from mtmct.core.config.base import (Number, Positive, StrictModel, Text, base_dir, expand, read_yaml, resolve_path,
-                                    validate)
+from mtmct.core.config.base import (Number, Positive, StrictModel, Text, base_dir, expand, read_yaml,
+                                    require_unique, resolve_path, validate)
 from mtmct.core.config.fusion import FusionConfig
 from mtmct.core.config.models import ModelsConfig
 from mtmct.core.config.topology import Link, TopologyConfig
@@ -73,10 +73,7 @@ class CameraConfig(StrictModel):
     @field_validator("zones")
     @classmethod
     def _unique_zones(cls, zones: tuple[Zone, ...]) -> tuple[Zone, ...]:
-        names = [z.name for z in zones]
-        for j, name in enumerate(names):
-            if name in names[:j]:
-                raise ValueError(f"duplicate zone name {name!r} ([{names.index(name)}] and [{j}])")
+        require_unique([z.name for z in zones], "zone name")
         return zones
 
 
@@ -128,10 +125,7 @@ class CameraSetConfig(StrictModel):
     @field_validator("cameras")
     @classmethod
     def _unique_ids(cls, cameras: tuple[CameraConfig, ...]) -> tuple[CameraConfig, ...]:
-        ids = [c.id for c in cameras]
-        for j, cam in enumerate(ids):
-            if cam in ids[:j]:
-                raise ValueError(f"duplicate camera id {cam!r} ([{ids.index(cam)}] and [{j}])")
+        require_unique([c.id for c in cameras], "camera id")
         return cameras
 
     @model_validator(mode="after")

@@ -10,7 +10,7 @@ from typing import Annotated
 
 from pydantic import Field, field_validator, model_validator
 
-from mtmct.core.config.base import NonNegative, Positive, StrictModel, Text
+from mtmct.core.config.base import NonNegative, Positive, StrictModel, Text, require_unique
 
 
 class Link(StrictModel):
@@ -66,8 +66,5 @@ class TopologyConfig(StrictModel):
     @field_validator("links")
     @classmethod
     def _no_duplicate_links(cls, links: tuple[Link, ...]) -> tuple[Link, ...]:
-        for j, link in enumerate(links):
-            for i, other in enumerate(links[:j]):
-                if {other.a, other.b} == {link.a, link.b}:
-                    raise ValueError(f"duplicate link {link.a}-{link.b} (links [{i}] and [{j}])")
+        require_unique(["-".join(sorted((link.a, link.b))) for link in links], "link")
         return links
