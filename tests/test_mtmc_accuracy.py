@@ -2,9 +2,11 @@
 
 Runs what ``mtmct run configs/cameras/pets09-overlap.yaml`` runs (one Ray actor per camera with the shared YOLOX
 detector and OMZ person-reid-0277, then fusion with the config's ``fusion:`` section), scores
-``mtmct_result.txt`` as ``mtmct eval mtmc`` does, and checks that the output keeps fusion's rules. The acceptance
-bar is cross-camera IDF1 >= 0.60 (fusion reaches about 0.8 here; before simultaneous-overlap and
-motion-continuation evidence it reached 0.58). About 3 minutes on CPU. Run with ``pytest -s`` for the figures.
+``mtmct_result.txt`` as ``mtmct eval mtmc`` does, and checks that the output keeps fusion's rules. Measured:
+cross-camera IDF1 0.810 (IDP 0.875, IDR 0.754, MOTA 0.768, 27 ids for 19 people); the bar, 0.80, is also the
+redesign's acceptance figure (issue 9), a point below: a fusion regression of more than a point fails. (Before
+simultaneous-overlap and motion-continuation evidence fusion reached 0.58.) About 2 minutes on CPU. Run with
+``pytest -s`` for the figures.
 """
 
 from __future__ import annotations
@@ -23,20 +25,24 @@ from mtmct.eval_mtmc import evaluate_mtmc, read_mtmc
 from mtmct.core.mot_io import read_mot
 from mtmct.pipeline import run_cameras
 
-MIN_IDF1 = 0.60
+MIN_IDF1 = 0.80  # measured 0.810
 
 
-@pytest.mark.shared
-@pytest.mark.slow
-def test_pets09_overlap_cross_camera_idf1_then_query_by_crop(tmp_path, pg_url):
+@pytest.fixture(scope="module")
+def golden(tmp_path_factory, pg_url):
+    """The one pipeline run every test here reads (about 2 minutes): its result and the data folder."""
     data = shared_path("data", "mtmc-pets09-overlap")
     shared_path("models", "yolox-nano-coco"), shared_path("models", "omz-person-reid-0277")
-    result = run_cameras(ROOT / "configs" / "cameras" / "pets09-overlap.yaml", tmp_path, progress=False,
-                         db=pg_url, run_id="pets09-overlap-golden")
+    result = run_cameras(ROOT / "configs" / "cameras" / "pets09-overlap.yaml", tmp_path_factory.mktemp("golden"),
+                         progress=False, db=pg_url, run_id="pets09-overlap-golden")
     assert not result.failed, [c.error for c in result.failed]
     assert all(c.frames == 795 for c in result.cameras)
+    return data, result
 
-    # The rules hold in the output: one person is never two tracklets of one camera at the same time.
+
+@pytest.mark.slow
+def test_one_person_is_never_two_tracklets_of_one_camera_at_once(golden):
+    _, result = golden
     by_id: dict[int, list] = {}
     for t in result.tracklets:
         assert t.global_id is not None
@@ -46,12 +52,20 @@ def test_pets09_overlap_cross_camera_idf1_then_query_by_crop(tmp_path, pg_url):
             for y in members[i + 1:]:
                 assert x.camera_id != y.camera_id or not x.overlaps_in_time(y), (gid, x.key, y.key)
 
+
+@pytest.mark.slow
+def test_pets09_overlap_cross_camera_idf1(golden):
+    data, result = golden
     r = evaluate_mtmc(read_mtmc(data / "mtmc_gt.txt"), read_mtmc(result.result_file))
     cams = "  ".join(f"{c} IDF1 {m['idf1']:.3f}" for c, m in sorted(r["per_camera"].items()))
     print(f"\nmtmc-pets09-overlap IDF1 {r['idf1']:.3f}  IDP {r['idp']:.3f}  IDR {r['idr']:.3f}  MOTA {r['mota']:.3f}"
           f"  ids {len(result.identities)} (19 people)  {cams}")
     assert r["idf1"] >= MIN_IDF1, f"cross-camera IDF1 {r['idf1']:.3f} below {MIN_IDF1}"
 
+
+@pytest.mark.slow
+def test_query_by_a_crop_from_c1_finds_its_identity_in_both_cameras(golden, pg_url, tmp_path):
+    data, result = golden
     _query_crop_from_c1_finds_its_identity_in_both_cameras(data, result, pg_url, tmp_path)
 
 
