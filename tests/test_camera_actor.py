@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from pathlib import Path
 
@@ -69,7 +68,7 @@ def test_two_actors_return_tracklets_with_embeddings_and_crops(ray_session, came
 
 
 def test_missing_source_is_reported_while_the_other_camera_finishes(ray_session, cameras, tmp_path):
-    missing = dataclasses.replace(cameras.cameras[1], id="gone", source=str(tmp_path / "no-such-video.mp4"))
+    missing = cameras.cameras[1].model_copy(update={"id": "gone", "source": str(tmp_path / "no-such-video.mp4")})
     actor_cls = camera_actor_class()
     actors = [actor_cls.remote(cam, cameras.models, cameras.tracker, tmp_path, max_frames=20)
               for cam in (cameras.cameras[0], missing)]
@@ -81,6 +80,6 @@ def test_missing_source_is_reported_while_the_other_camera_finishes(ray_session,
 
 def test_worker_reports_a_model_that_will_not_load(cameras, tmp_path):
     """Any failure, not only the source's, comes back in the result (plain class, no Ray needed)."""
-    models = dataclasses.replace(cameras.models, detector=str(tmp_path / "no-model.onnx"))
+    models = cameras.models.model_copy(update={"detector": str(tmp_path / "no-model.onnx")})
     res = CameraWorker(cameras.cameras[0], models, cameras.tracker, tmp_path, max_frames=5).run()
     assert res.error is not None and "no-model.onnx" in res.error and res.frames == 0
