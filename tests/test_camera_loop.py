@@ -120,8 +120,12 @@ def test_annotator_draws_on_a_copy_in_the_ids_colour(tmp_path):
 
 @pytest.mark.parametrize("key", [1, 2, 3, 17, 250])
 def test_saved_videos_and_dashboard_colour_a_person_alike(key):
-    """The saved video and the dashboard's frames draw an id in one colour (mtmct.core.colors.id_color)."""
-    from mtmct.dashboard.frames import colour
+    """The saved video's box and the dashboard's box of the same id have one colour (mtmct.core.colors.id_color)."""
+    from mtmct.dashboard.frames import draw_boxes as dashboard_boxes
+    from storage.repository import CAMERA_BOX_DTYPE
 
-    drawn = draw_boxes(np.zeros((40, 40, 3), np.uint8), np.array([[5, 5, 30, 30]]), keys=[key])
-    assert tuple(int(v) for v in drawn[20, 5]) == id_color(key) == tuple(colour(key))
+    stored = np.zeros(1, CAMERA_BOX_DTYPE)
+    stored["global_id"], stored["x"], stored["y"], stored["w"], stored["h"] = key, 5, 5, 25, 25
+    video = draw_boxes(np.zeros((40, 40, 3), np.uint8), np.array([[5, 5, 30, 30]]), keys=[key])
+    page = dashboard_boxes(np.zeros((40, 40, 3), np.uint8), stored)
+    assert tuple(int(v) for v in video[20, 5]) == tuple(int(v) for v in page[20, 5]) == id_color(key)
