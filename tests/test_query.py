@@ -14,6 +14,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import cv2
@@ -37,18 +38,20 @@ def overlaps(a: np.ndarray, b: np.ndarray) -> bool:
 
 
 def pick_query(gt_rows: np.ndarray, start: int, ids: tuple[int, ...] | None = None, people: int = 3,
-               ) -> tuple[int, int]:
+               accept: Callable[[np.ndarray], bool] | None = None) -> tuple[int, int]:
     """The query rule, fixed before looking at any score: the first frame from ``start`` on that is not a multiple
     of 10 (never stored here) and shows at least ``people`` gt persons (of ``ids``) whose boxes overlap no other gt
-    box; the query is the tallest of them (the best-resolved, unoccluded person). Returns (frame, person)."""
+    box; the query is the tallest of them (the best-resolved, unoccluded person) that ``accept`` (given its gt row)
+    takes, e.g. one a tracked run holds under a global id. Returns (frame, person)."""
     for frame in np.unique(gt_rows[:, 0]).astype(int):
         if frame < start or frame % 10 == 0:
             continue
         rows = gt_rows[gt_rows[:, 0] == frame]
         free = [r for r in rows if (ids is None or int(r[1]) in ids)
                 and not any(overlaps(r[2:6], o[2:6]) for o in rows if o[1] != r[1])]
-        if len(free) >= people:
-            return frame, int(max(free, key=lambda r: r[5])[1])
+        taken = [r for r in free if accept is None or accept(r)]
+        if len(free) >= people and taken:
+            return frame, int(max(taken, key=lambda r: r[5])[1])
     raise AssertionError(f"no frame from {start} on shows {people} separate people")
 
 

@@ -1,9 +1,14 @@
-"""Camera frames for the pages, drawn server-side with OpenCV and served as JPEG.
+"""Camera frames for the pages, read through the pipeline's own sources and drawn server-side as JPEG.
 
-Frames are read from the camera's stored source (a video file or a folder of images). MOT frame ``k`` is the
-source's ``k``-th decoded frame (cameras/source.py numbers them that way whatever the fps), so seeking is by
-index. Readers stay open and remember their position: a player asking for frame k+1 after k costs one decode,
-not a seek from the previous key frame.
+Frames come from :func:`cameras.open_source.open_source`, the function ``mtmct run`` used, so MOT frame ``k`` is
+exactly the frame the tracker numbered ``k`` (MOTChallenge folders through ``seqinfo.ini``'s ``imDir``, images in
+natural order so ``frame2`` comes before ``frame10``) and the fps is the one the run's timestamps were made with
+(the camera's configured override, else ``seqinfo.ini`` or the container).
+
+Sources iterate; they do not seek. A frame folder is indexed directly (its sorted image paths are public). A
+video stays open at its position, one per camera being watched: frame k+1 after k costs one decode; a jump
+forward decodes the frames in between, and a jump back reopens the video and decodes from the start, so a
+far seek into a long video costs time in proportion to the frame number.
 """
 
 from __future__ import annotations
@@ -11,23 +16,22 @@ from __future__ import annotations
 import logging
 import threading
 from collections import OrderedDict
-from pathlib import Path
+from collections.abc import Generator
 
 import cv2
 import numpy as np
 
+from cameras.frame_folder_source import FrameFolderSource
+from cameras.open_source import open_source
+from cameras.source import Source, SourceError
+from mtmct.core.colors import id_color
+from mtmct.core.frame import Frame
+
 log = logging.getLogger(__name__)
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp"}
 JPEG_QUALITY = 85
-MAX_OPEN = 8  # open video readers kept (one per camera being watched)
-
-
-def colour(key: int) -> tuple[int, int, int]:
-    """A stable, well-separated BGR colour per global id (golden-angle hues)."""
-    hue = int((key * 137.508) % 180)
-    bgr = cv2.cvtColor(np.uint8([[[hue, 200, 230]]]), cv2.COLOR_HSV2BGR)[0, 0]
-    return int(bgr[0]), int(bgr[1]), int(bgr[2])
+MAX_OPEN = 8  # open sources kept (one per camera being watched); the least recently used is closed
+UNFUSED = (160, 160, 160)  # the colour of a local track fusion gave no global id
 
 
 def jpeg(image: np.ndarray) -> bytes:
@@ -37,52 +41,84 @@ def jpeg(image: np.ndarray) -> bytes:
     return buf.tobytes()
 
 
-class _Video:
-    def __init__(self, path: str) -> None:
-        self.cap = cv2.VideoCapture(path)
-        self.next = 1  # MOT number of the frame the next read() returns
+class _Open:
+    """One open source and, for a video, the iterator at its current position."""
+
+    def __init__(self, source: Source) -> None:
+        self.source = source
+        self.frames: Generator[Frame, None, None] | None = None
+        self.next = 1  # the MOT number of the frame ``frames`` yields next
         self.lock = threading.Lock()
 
     def read(self, frame: int) -> np.ndarray | None:
         with self.lock:
-            if frame != self.next:
-                self.cap.set(cv2.CAP_PROP_POS_FRAMES, frame - 1)
-            ok, image = self.cap.read()
-            self.next = frame + 1 if ok else -1
-            return image if ok else None
+            if isinstance(self.source, FrameFolderSource):
+                paths = self.source.paths
+                return cv2.imread(str(paths[frame - 1]), cv2.IMREAD_COLOR) if frame <= len(paths) else None
+            if self.frames is None or frame < self.next:  # first read, or a seek backwards: from the start
+                self._stop()
+                self.frames, self.next = iter(self.source), 1
+            try:
+                for got in self.frames:
+                    self.next = got.index + 1
+                    if got.index == frame:
+                        return got.image
+            except SourceError as error:  # a truncated file ends with an error after its good frames
+                log.warning("%s", error)
+            self.frames = None
+            return None
+
+    def _stop(self) -> None:
+        if self.frames is not None:
+            self.frames.close()  # the source's own iterator releases its capture when closed
+            self.frames = None
+
+    def close(self) -> None:
+        with self.lock:
+            self._stop()
+            self.source.close()
 
 
 class FrameReader:
-    """Frame ``k`` of a camera source, or None when the source or the frame is not there."""
+    """Frame ``k`` and the fps of camera sources, with a few sources kept open (see module docstring)."""
 
-    def __init__(self) -> None:
-        self._videos: OrderedDict[str, _Video] = OrderedDict()
+    def __init__(self, max_open: int = MAX_OPEN) -> None:
+        self.max_open = max_open
+        self._open: OrderedDict[tuple[str, float | None], _Open] = OrderedDict()
         self._lock = threading.Lock()
 
-    def read(self, source: str | None, frame: int) -> np.ndarray | None:
-        if not source or frame < 1:
-            return None
-        path = Path(source)
-        if path.is_dir():
-            files = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
-            return cv2.imread(str(files[frame - 1])) if frame <= len(files) else None
-        if not path.is_file():
-            return None
-        return self._video(source).read(frame)
+    def read(self, source: str | None, frame: int, fps: float | None = None) -> np.ndarray | None:
+        """The image of MOT frame ``frame``; None when the source cannot be opened or has no such frame."""
+        opened = self._get(source, fps) if frame >= 1 else None
+        return None if opened is None else opened.read(frame)
 
-    def _video(self, source: str) -> _Video:
+    def fps(self, source: str | None, fps: float | None = None) -> float | None:
+        """The frame rate the pipeline read ``source`` at (``fps`` is the camera's configured override)."""
+        opened = self._get(source, fps)
+        return None if opened is None else opened.source.fps
+
+    def _get(self, source: str | None, fps: float | None) -> _Open | None:
+        if not source or source.isdigit() or "://" in source:  # devices and streams cannot be replayed
+            return None
+        key = (source, fps)
         with self._lock:
-            video = self._videos.pop(source, None) or _Video(source)
-            self._videos[source] = video
-            while len(self._videos) > MAX_OPEN:
-                self._videos.popitem(last=False)[1].cap.release()
-            return video
+            opened = self._open.pop(key, None)
+            if opened is None:
+                try:
+                    opened = _Open(open_source(source, fps=fps))
+                except (SourceError, ValueError) as error:
+                    log.info("camera source unreadable: %s", error)
+                    return None
+            self._open[key] = opened
+            while len(self._open) > self.max_open:
+                self._open.popitem(last=False)[1].close()
+            return opened
 
     def close(self) -> None:
         with self._lock:
-            for video in self._videos.values():
-                video.cap.release()
-            self._videos.clear()
+            for opened in self._open.values():
+                opened.close()
+            self._open.clear()
 
 
 def blank(boxes_tlwh: np.ndarray, note: str) -> np.ndarray:
@@ -100,7 +136,7 @@ def draw_trajectory(image: np.ndarray, boxes_tlwh: np.ndarray, key: int, current
     out = image.copy()
     feet = np.stack([boxes_tlwh[:, 0] + boxes_tlwh[:, 2] / 2, boxes_tlwh[:, 1] + boxes_tlwh[:, 3]], 1)
     pts = np.round(feet).astype(np.int32)
-    c = colour(key)
+    c = id_color(key)
     cv2.polylines(out, [pts.reshape(-1, 1, 2)], False, c, 2, cv2.LINE_AA)
     cv2.circle(out, tuple(map(int, pts[0])), 5, (255, 255, 255), -1, cv2.LINE_AA)
     cv2.circle(out, tuple(map(int, pts[0])), 5, c, 2, cv2.LINE_AA)
@@ -113,11 +149,11 @@ def draw_trajectory(image: np.ndarray, boxes_tlwh: np.ndarray, key: int, current
 
 def draw_boxes(image: np.ndarray, rows: np.ndarray) -> np.ndarray:
     """Boxes of one frame (:data:`storage.repository.CAMERA_BOX_DTYPE` rows) labelled with their global id
-    (``g12``), or the local track (``t7``) when fusion gave none."""
+    (``g12``, in that id's colour everywhere), or the local track (``t7``, grey) when fusion gave none."""
     out = image.copy()
     for r in rows:
         gid, x, y, w, h = int(r["global_id"]), int(r["x"]), int(r["y"]), int(r["w"]), int(r["h"])
-        label, c = (f"g{gid}", colour(gid)) if gid >= 0 else (f"t{int(r['track_id'])}", (160, 160, 160))
+        label, c = (f"g{gid}", id_color(gid)) if gid >= 0 else (f"t{int(r['track_id'])}", UNFUSED)
         cv2.rectangle(out, (x, y), (x + w, y + h), c, 2)
         (tw, th), _ = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, 0.45, 1)
         top = max(y - th - 4, 0)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import math
 from collections import Counter
 
-import yaml
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel
@@ -14,6 +13,7 @@ from pydantic import BaseModel
 from mtmct.dashboard import trajectories
 from mtmct.dashboard.runs import run_detail
 from mtmct.dashboard.timeline import colours
+from mtmct.core.camera_config import Link
 from mtmct.dashboard.web import ERRORS, page, store
 
 router = APIRouter()
@@ -32,19 +32,11 @@ class EdgeOut(BaseModel):
     median_s: float  # median (entry into b) - (exit from a); negative when the views overlap
 
 
-class LinkOut(BaseModel):
-    a: str
-    b: str
-    overlap: bool = False
-    min_s: float | None = None
-    max_s: float | None = None
-
-
 class GraphOut(BaseModel):
     run_id: str
     nodes: list[NodeOut]
     edges: list[EdgeOut]
-    topology: list[LinkOut]  # the links the run's config allowed (fusion's constraints), for comparison
+    topology: list[Link]  # the links the run's config allowed (fusion's constraints), for comparison
 
 
 def build(request: Request, run_id: str) -> GraphOut:
@@ -52,9 +44,8 @@ def build(request: Request, run_id: str) -> GraphOut:
     by_id = trajectories.visits(store(request).repo().tracklet_spans(run_id))
     n_visits = Counter(v.camera_id for vs in by_id.values() for v in vs)
     n_ids = Counter(c for vs in by_id.values() for c in {v.camera_id for v in vs})
-    config = yaml.safe_load(store(request).repo().run_config(run_id)) or {}
-    links = [LinkOut(**{k: link.get(k) for k in ("a", "b", "overlap", "min_s", "max_s") if link.get(k) is not None})
-             for link in config.get("topology") or [] if isinstance(link, dict)]
+    config = store(request).repo().run_config(run_id)  # None: it no longer loads (logged); no links to show
+    links = list(config.topology.links) if config is not None else []
     return GraphOut(run_id=run_id, nodes=[NodeOut(camera_id=c, visits=n_visits[c], identities=n_ids[c])
                                           for c in cameras],
                     edges=[EdgeOut(**vars(t)) for t in trajectories.transitions(by_id)], topology=links)

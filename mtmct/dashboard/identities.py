@@ -91,8 +91,8 @@ def trajectory(request: Request, run_id: str, global_id: int, camera_id: str) ->
     boxes = np.concatenate([t.boxes for t in mine])
     numbers = np.concatenate([t.frames for t in mine])
     current = len(numbers) // 2
-    source = {c.camera_id: c.source for c in store(request).repo().list_cameras(run_id)}.get(camera_id)
-    image = frames(request).read(source, int(numbers[current]))
+    cam = next((c for c in store(request).repo().list_cameras(run_id) if c.camera_id == camera_id), None)
+    image = None if cam is None else frames(request).read(cam.source, int(numbers[current]), cam.fps)
     if image is None:
         image = drawing.blank(boxes, f"{camera_id}: source unavailable")
     return Response(drawing.jpeg(drawing.draw_trajectory(image, boxes, global_id, current)), media_type="image/jpeg")

@@ -1,4 +1,5 @@
-"""Search by photo: an uploaded person crop (or scene) ranked against the stored identities (mtmct.query)."""
+"""Search by photo: an uploaded person crop (or scene) ranked against the stored identities, by the app's one
+:class:`mtmct.query_service.QueryService` (models and index loaded once, safe under concurrent requests)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from fastapi import APIRouter, File, Form, HTTPException, Request, UploadFile
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel
 
-from mtmct.dashboard.web import ERRORS, ErrorOut, page, store
+from mtmct.dashboard.web import ERRORS, ErrorOut, page, queries, store
+from mtmct.query import results_to_dict
 
 router = APIRouter()
 
@@ -43,8 +45,6 @@ def search(request: Request, file: UploadFile = File(description="a photo: perso
            run_id: str | None = Form(None, max_length=200, description="search this run only"),
            top_k: int = Form(10, ge=1, le=100)) -> SearchOut:
     """Rank stored identities by appearance similarity to each person in the photo."""
-    from mtmct.query import search_by_image
-
     limit = request.app.state.max_upload_bytes
     data = file.file.read(limit + 1)
     if len(data) > limit:
@@ -52,10 +52,9 @@ def search(request: Request, file: UploadFile = File(description="a photo: perso
     if not data or cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR) is None:
         raise HTTPException(415, f"{file.filename or 'the upload'} is not an image (JPEG, PNG, BMP, ...)")
     if run_id:
-        store(request).run(run_id)
-    else:
-        store(request).repo()  # 503 before loading any model when the database is down
-    result = search_by_image(data, store(request).url, run_id=run_id or None, top_k=top_k)
+        store(request).run(run_id)  # 404 before loading any model
+    results = queries(request).query(store(request).repo(), data, run_id=run_id or None, top_k=top_k)
+    result = results_to_dict(results, crops="base64")
     for query in result["queries"]:
         for m in query["matches"]:
             m["url"] = None if m["global_id"] is None else f"/runs/{m['run_id']}/identities/{m['global_id']}"

@@ -5,11 +5,9 @@ from __future__ import annotations
 
 import logging
 import threading
-from pathlib import Path
 
 from fastapi import HTTPException
 from sqlalchemy import exc
-from sqlalchemy.engine import make_url
 
 from mtmct.core.errors import MtmctError
 from storage import Database, Repository, open_database
@@ -34,10 +32,7 @@ class Store:
 
     def _open(self) -> Database:
         try:
-            url = make_url(self.url)
-            if url.get_backend_name() == "sqlite" and not Path(url.database or "").expanduser().is_file():
-                raise MtmctError(f"no database at {url.database}")  # opening would create an empty one
-            return open_database(self.url, upgrade=False)  # a viewer never changes a schema
+            return open_database(self.url, reader=True)  # a viewer never creates a database nor changes a schema
         except Exception as error:  # noqa: BLE001 - any reason the database is unusable is a 503
             message = str(error) if isinstance(error, MtmctError) else "cannot open the database"
             log.warning("database unavailable: %s", message)

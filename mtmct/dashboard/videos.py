@@ -3,8 +3,8 @@
 Why frames and not a video file: browsers play neither OpenCV's mp4v nor MJPG AVI, and an MJPEG
 ``multipart/x-mixed-replace`` stream cannot be paused or seeked without a new request anyway. The player page
 steps through ``frames/{n}.jpg`` itself (play/pause, slider, step), prefetching the next frame, so seeking is
-free and nothing is cached on disk; the reader keeps each video open at its position, so playing forward costs
-one decode per frame.
+free and nothing is cached on disk; the reader (:mod:`mtmct.dashboard.frames`) reads through the pipeline's own
+sources and keeps each video open at its position, so playing forward costs one decode per frame.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ def annotated_frame(request: Request, run_id: str, camera_id: str,
     """Frame ``frame`` of the camera's source with every stored box and its global id (``g7``; ``t3`` for a
     local track fusion left without one). 404 when the source or the frame cannot be read."""
     cam = camera(request, run_id, camera_id)
-    image = frames(request).read(cam.source, frame)
+    image = frames(request).read(cam.source, frame, cam.fps)
     if image is None:
         raise HTTPException(404, f"frame {frame} of camera {camera_id!r} cannot be read from {cam.source}")
     rows = store(request).repo().camera_boxes(run_id, camera_id, frame, frame)
@@ -48,4 +48,7 @@ def player_page(request: Request, run_id: str, camera_id: str,
     run = run_detail(request, run_id)
     cam = camera(request, run_id, camera_id)
     last = max(cam.frames or 1, 1)
-    return page(request, "video.html", run=run, cam=cam, frame=min(frame, last), last=last, fps=cam.fps or 10.0)
+    fps = frames(request).fps(cam.source, cam.fps)  # the rate the run read the source at
+    if fps is None:
+        raise HTTPException(404, f"camera {camera_id!r} of run {run_id!r}: its source {cam.source} cannot be read")
+    return page(request, "video.html", run=run, cam=cam, frame=min(frame, last), last=last, fps=round(fps, 3))

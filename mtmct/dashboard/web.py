@@ -1,4 +1,5 @@
-"""What every route module shares: the store and frame reader of the app, page rendering, the error model."""
+"""What every route module shares: the store, frame reader and query service of the app, page rendering, the
+error model."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from pydantic import BaseModel
 
 from mtmct.dashboard.frames import FrameReader
 from mtmct.dashboard.store import Store
+from mtmct.query_service import QueryService
 
 HERE = Path(__file__).resolve().parent
 templates = Jinja2Templates(directory=HERE / "templates")
@@ -37,6 +39,10 @@ def store(request: Request) -> Store:
 
 def frames(request: Request) -> FrameReader:
     return request.app.state.frames
+
+
+def queries(request: Request) -> QueryService:
+    return request.app.state.queries
 
 
 def page(request: Request, name: str, **context: Any) -> HTMLResponse:
