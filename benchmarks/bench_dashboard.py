@@ -42,7 +42,10 @@ def build_run(url: str, run_id: str = "synthetic", identities: int = 100, camera
     visit, 2-8 s between cameras) at staggered start times; returns the repository."""
     rng = np.random.default_rng(seed)
     cams = [f"c{i + 1}" for i in range(cameras)]
-    config = yaml.safe_dump({"name": run_id, "cameras": [{"id": c, "source": None, "fps": fps} for c in cams],
+    # sources that do not exist (no footage): pages draw on grey canvases; the config still loads, so the graph
+    # shows the topology
+    config = yaml.safe_dump({"name": run_id, "cameras": [{"id": c, "source": f"/synthetic/{c}.mp4", "fps": fps}
+                                                         for c in cams],
                              "topology": [{"a": a, "b": b, "min_s": 1.0, "max_s": 10.0} for a, b in zip(cams, cams[1:])]})
     repo = Repository(open_database(url))
     repo.start_run(run_id, config, run_id, cams)
