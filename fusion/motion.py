@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from fusion.topology import foot_points
+from mtmct.core.boxes import foot_points, tlwh_to_xyxy
 from mtmct.core.tracklet import Tracklet
 
 
@@ -40,7 +40,7 @@ def _state(boxes: np.ndarray, times: np.ndarray) -> tuple[np.ndarray, np.ndarray
 
     The velocity is the displacement between the means of the first and last thirds of the window over the
     time between them: steadier against box jitter than two single samples, and one cheap expression."""
-    feet = foot_points(boxes)
+    feet = foot_points(tlwh_to_xyxy(boxes))  # tracklet boxes are tlwh
     height = float(np.median(boxes[:, 3]))
     m = len(times)
     if m < 2 or times[-1] <= times[0]:

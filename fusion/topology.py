@@ -38,12 +38,13 @@ from dataclasses import dataclass, field
 import networkx as nx
 import numpy as np
 
+from mtmct.core.boxes import foot_points, tlwh_to_xyxy
 from mtmct.core.config.camera_set import CameraSetConfig
 from mtmct.core.config.topology import Link, TopologyConfig
 from mtmct.core.errors import MtmctError
 from mtmct.core.tracklet import Tracklet
 
-__all__ = ["NONE", "TRANSIT", "OVERLAP", "SAME", "Link", "CameraGeometry", "Topology", "foot_points", "to_ground",
+__all__ = ["NONE", "TRANSIT", "OVERLAP", "SAME", "Link", "CameraGeometry", "Topology", "to_ground",
            "in_zones"]
 
 NONE, TRANSIT, OVERLAP, SAME = 0, 1, 2, 3
@@ -69,12 +70,6 @@ class CameraGeometry:
         if any(len(z) < 3 for z in zones):
             raise MtmctError("a zone polygon needs at least 3 points")
         object.__setattr__(self, "zones", zones)
-
-
-def foot_points(boxes_tlwh: np.ndarray) -> np.ndarray:
-    """Bottom-centre of each tlwh box: where the person stands."""
-    b = np.asarray(boxes_tlwh, np.float64).reshape(-1, 4)
-    return np.stack([b[:, 0] + b[:, 2] / 2, b[:, 1] + b[:, 3]], axis=1)
 
 
 def to_ground(homography: np.ndarray, points: np.ndarray) -> np.ndarray:
@@ -224,7 +219,7 @@ class Topology:
             same = np.abs(y.times[near] - x.times) <= self.sync_tolerance_s
             if not same.any():
                 return True  # no common sample to compare: cannot tell, time rules decide
-            fx, fy = foot_points(x.boxes[same]), foot_points(y.boxes[near[same]])
+            fx, fy = foot_points(tlwh_to_xyxy(x.boxes[same])), foot_points(tlwh_to_xyxy(y.boxes[near[same]]))
             if gx.homography is not None and gy.homography is not None:
                 dist = np.linalg.norm(to_ground(gx.homography, fx) - to_ground(gy.homography, fy), axis=1)
                 return bool(np.median(dist) <= self.max_ground_distance)
@@ -234,6 +229,6 @@ class Topology:
         if direct and gx.zones and gy.zones:
             first, second = (x, y) if x.end_time < y.start_time else (y, x)
             g1, g2 = (gx, gy) if first is x else (gy, gx)
-            return bool(in_zones(foot_points(first.boxes[-1:]), g1.zones)[0]
-                        and in_zones(foot_points(second.boxes[:1]), g2.zones)[0])
+            return bool(in_zones(foot_points(tlwh_to_xyxy(first.boxes[-1:])), g1.zones)[0]
+                        and in_zones(foot_points(tlwh_to_xyxy(second.boxes[:1])), g2.zones)[0])
         return True

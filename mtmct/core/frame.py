@@ -9,8 +9,9 @@ import numpy as np
 
 @dataclass(frozen=True, slots=True)
 class Frame:
-    """One decoded frame: ``index`` is the 1-based MOT frame number, ``timestamp`` seconds from the start."""
+    """One decoded frame: ``index`` is the 1-based MOT frame number, ``timestamp`` seconds from the start;
+    ``image`` is None only when tracking runs from a det file without footage."""
 
     index: int
     timestamp: float
-    image: np.ndarray
+    image: np.ndarray | None

@@ -24,6 +24,7 @@ import numpy as np
 from cameras.frame_folder_source import FrameFolderSource
 from cameras.open_source import open_source
 from cameras.source import Source, SourceError
+from mtmct.core.boxes import foot_points, tlwh_to_xyxy
 from mtmct.core.colors import id_color
 from mtmct.core.frame import Frame
 
@@ -134,7 +135,7 @@ def draw_trajectory(image: np.ndarray, boxes_tlwh: np.ndarray, key: int, current
     """The foot-point polyline (bottom centre of each box) with start and end marks; ``current`` outlines the
     box of that row (the frame the background was taken from)."""
     out = image.copy()
-    feet = np.stack([boxes_tlwh[:, 0] + boxes_tlwh[:, 2] / 2, boxes_tlwh[:, 1] + boxes_tlwh[:, 3]], 1)
+    feet = foot_points(tlwh_to_xyxy(boxes_tlwh))
     pts = np.round(feet).astype(np.int32)
     c = id_color(key)
     cv2.polylines(out, [pts.reshape(-1, 1, 2)], False, c, 2, cv2.LINE_AA)
