@@ -22,8 +22,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     mot.add_argument("--pred", required=True, help="tracker output file or folder")
     mot.add_argument("--json", action="store_true", help="print one JSON object (overall metrics + per sequence)")
     mot.set_defaults(run=run_mot)
-    mtmc = kinds.add_parser("mtmc", help="cross-camera tracking: IDF1, IDP, IDR, MOTA over all cameras",
-                            description="GT and PRED are camera,global_id,frame,x,y,w,h files (mtmct_result.txt).")
+    mtmc = kinds.add_parser("mtmc", help="cross-camera tracking: IDF1, IDP, IDR, MOTA over all cameras, and who "
+                                         "is linked, split or merged across cameras",
+                            description="GT and PRED are camera,global_id,frame,x,y,w,h files (mtmct_result.txt). "
+                                        "Identity counts (fully linked people, splits, merges, cross-camera pairs "
+                                        "found/missed/wrong) are defined in mtmct/eval_mtmc.py.")
     mtmc.add_argument("--gt", required=True, help="ground truth, e.g. mtmc_gt.txt")
     mtmc.add_argument("--pred", required=True, help="predictions, e.g. OUT/mtmct_result.txt")
     mtmc.add_argument("--json", action="store_true", help="print one JSON object")
@@ -79,21 +82,39 @@ def run_mot(args: argparse.Namespace) -> int:
 
 
 def run_mtmc(args: argparse.Namespace) -> int:
-    from mtmct.eval_mtmc import evaluate_mtmc, read_mtmc
+    from mtmct.eval_mtmc import evaluate_mtmc, identity_metrics, read_mtmc
 
     for label, path in (("ground truth", args.gt), ("predictions", args.pred)):
         if not Path(path).is_file():
             raise MtmctError(f"{label} {path} does not exist")
-    result = evaluate_mtmc(read_mtmc(args.gt), read_mtmc(args.pred))
+    gt, pred = read_mtmc(args.gt), read_mtmc(args.pred)
+    result = evaluate_mtmc(gt, pred)
+    identity = identity_metrics(gt, pred)
     if args.json:
-        print(json.dumps(result))
+        print(json.dumps({**result, "identity": identity.to_dict()}))
         return 0
     keys = ("idf1", "idp", "idr", "mota")
     print(f"{'camera':<16}" + "".join(f"{k:>10}" for k in keys))
     for camera, row in sorted(result.get("per_camera", {}).items()):
         print(f"{camera:<16}" + "".join(f"{row[k]:>10.3f}" for k in keys))
     print(f"{'ALL (global ids)':<16}" + "".join(f"{result[k]:>10.3f}" for k in keys))
+    print()
+    print(identity_table(identity))
     return 0
+
+
+def identity_table(m) -> str:
+    """The identity metrics of :func:`mtmct.eval_mtmc.identity_metrics` as a few lines of text."""
+    not_linked = f" (not linked: gt ids {', '.join(map(str, m.not_linked))})" if m.not_linked else ""
+    lines = [f"people in >1 camera   {m.fully_linked} of {m.multi_camera} fully linked{not_linked}",
+             f"ids per person        {m.ids_per_person:.2f} ({m.split_people} of {m.people} people split)",
+             f"people per id         {m.people_per_id:.2f} ({m.merged_ids} of {m.pred_ids} ids merge people)",
+             f"{'camera pair':<16}" + "".join(f"{k:>10}" for k in ("found", "missed", "wrong"))]
+    rows = [(pair.replace("|", "-"), c.found, c.missed, c.wrong) for pair, c in m.pairs.items()]
+    if len(rows) != 1:
+        rows.append(("ALL", m.pairs_found, m.pairs_missed, m.pairs_wrong))
+    lines += [f"{name:<16}{found:>10d}{missed:>10d}{wrong:>10d}" for name, found, missed, wrong in rows]
+    return "\n".join(lines)
 
 
 def run_reid(args: argparse.Namespace) -> int:
