@@ -2,7 +2,8 @@
 
 Write granularity follows failure granularity: a camera is stored in one transaction (fully or not at all), so
 ``--resume`` can trust :meth:`Repository.stored_cameras`; fusion's ids are stored in another, after all
-cameras. Re-running a run id replaces the old rows (cascading deletes), it never adds to them.
+cameras, together with the fusion report that says how they were chosen. Re-running a run id replaces the old
+rows (cascading deletes), it never adds to them.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -21,6 +23,7 @@ from sqlalchemy.sql import ColumnElement
 
 from mtmct.core.camera_config import CameraSetConfig, load_camera_config
 from mtmct.core.errors import MtmctError
+from mtmct.core.fusion_report import FusionReport
 from mtmct.core.tracklet import GlobalIdentity, Tracklet
 from storage import bulk
 from storage.engine import Database
@@ -157,11 +160,11 @@ class Repository:
                 conn.execute(delete(Identity).where(Identity.run_id == run_id))
                 conn.execute(update(TrackletRow).where(TrackletRow.run_id == run_id).values(global_id=None))
                 conn.execute(update(Run).where(Run.id == run_id).values(
-                    config=config_text, name=name, status=RUNNING, finished_at=None))
+                    config=config_text, name=name, status=RUNNING, finished_at=None, fusion_report=None))
             else:
                 conn.execute(delete(Run).where(Run.id == run_id))  # cascades to everything of the old run
                 conn.execute(insert(Run).values(id=run_id, name=name, config=config_text, status=RUNNING,
-                                                started_at=now, finished_at=None))
+                                                started_at=now, finished_at=None, fusion_report=None))
             rows = [{"run_id": run_id, "camera_id": c, "source": None, "fps": None} if isinstance(c, str) else
                     {"run_id": run_id, "camera_id": c.id, "source": str(c.source), "fps": c.fps} for c in cameras]
             rows = [r for r in rows if r["camera_id"] not in kept]
@@ -204,10 +207,15 @@ class Repository:
             bulk.insert_rows(conn, "tracklet_crops", _CROP_COLUMNS, crops, _CROP_PG)
         log.info("run %s camera %s stored: %d boxes, %d tracklets", run_id, camera_id, len(boxes), len(tracklets))
 
-    def write_identities(self, run_id: str, identities: Iterable[GlobalIdentity]) -> None:
-        """Store fusion's global ids (replacing earlier ones) in one transaction; unknown members are skipped."""
+    def write_identities(self, run_id: str, identities: Iterable[GlobalIdentity],
+                         report: FusionReport | None = None) -> None:
+        """Store fusion's global ids and its ``report`` (replacing earlier ones) in one transaction, so the stored
+        thresholds and windows are always the ones these ids were linked with; ``report`` None stores none (an
+        earlier fusion's report would describe other ids). Unknown members are skipped."""
+        text = _report_json(report)  # checked before the transaction: a bad report writes nothing
         with self.db.write() as conn:
             self._require_run(conn, run_id)
+            conn.execute(update(Run).where(Run.id == run_id).values(fusion_report=text))
             spans = {(c, k): (s, e) for c, k, s, e in conn.execute(
                 select(TrackletRow.camera_id, TrackletRow.track_id, TrackletRow.start_time, TrackletRow.end_time)
                 .where(TrackletRow.run_id == run_id))}
@@ -229,6 +237,14 @@ class Repository:
                 t = TrackletRow.__table__
                 conn.execute(update(t).where(t.c.run_id == bindparam("r"), t.c.camera_id == bindparam("c"),
                                              t.c.track_id == bindparam("k")).values(global_id=bindparam("g")), links)
+
+    def write_fusion_report(self, run_id: str, report: FusionReport | None) -> None:
+        """Store (replace; None: remove) the run's fusion report alone, for a caller that stored its ids without
+        one; :meth:`write_identities` with ``report=`` is the one-transaction path."""
+        text = _report_json(report)
+        with self.db.write() as conn:
+            self._require_run(conn, run_id)
+            conn.execute(update(Run).where(Run.id == run_id).values(fusion_report=text))
 
     def finish_run(self, run_id: str, status: str = FINISHED) -> None:
         if status not in (FINISHED, FAILED):
@@ -324,6 +340,20 @@ class Repository:
         with self.db.read() as conn:
             rows = conn.execute(select(Run.id, Run.config).order_by(Run.started_at, Run.id)).all()
         return {run_id: _parse_config(run_id, text) for run_id, text in rows}
+
+    def fusion_report(self, run_id: str) -> FusionReport | None:
+        """What fusion decided for the run (thresholds, transit windows, their sources); None before fusion, for a
+        run stored before reports were kept, or (logged) when the stored report no longer loads."""
+        with self.db.read() as conn:
+            self._require_run(conn, run_id)
+            text = conn.execute(select(Run.fusion_report).where(Run.id == run_id)).scalar_one()
+        if text is None:
+            return None
+        try:
+            return FusionReport.from_dict(json.loads(text))
+        except (ValueError, TypeError, AttributeError) as error:  # JSONDecodeError is a ValueError
+            log.warning("run %s: its stored fusion report no longer loads (%s); shown without it", run_id, error)
+            return None
 
     def list_cameras(self, run_id: str) -> list[CameraInfo]:
         with self.db.read() as conn:
@@ -437,6 +467,22 @@ def _parse_config(run_id: str, text: str | None) -> CameraSetConfig | None:
         log.warning("run %s: its stored config no longer loads (%s); its models and topology are unknown", run_id,
                     " ".join(str(error).split()))
         return None
+
+
+def _report_json(report: FusionReport | None) -> str | None:
+    """The report as canonical JSON (sorted keys, no spaces): equal reports store equal text, so a resumed run's row
+    equals an uninterrupted one's. Non-finite numbers are refused (JSON has none; the dashboard's API could not
+    send them): an unbounded window is None."""
+    if report is None:
+        return None
+    if not isinstance(report, FusionReport):
+        raise TypeError(f"report must be a FusionReport or None, got {type(report).__name__}")
+    data = report.to_dict()
+    bad = [f"{part}[{i}].{key}={value}" for part in ("thresholds", "links") for i, item in enumerate(data[part])
+           for key, value in item.items() if isinstance(value, float) and not math.isfinite(value)]
+    if bad:
+        raise ValueError(f"fusion report has non-finite values (use None for an unbounded window): {bad[:3]}")
+    return json.dumps(data, sort_keys=True, separators=(",", ":"))
 
 
 def _tracklet_row(run_id: str, t: Tracklet) -> tuple:

@@ -41,7 +41,12 @@ class Base(DeclarativeBase):
 
 
 class Run(Base):
-    """One ``mtmct run``: its user-visible id, the camera-set config it ran with, and how it ended."""
+    """One ``mtmct run``: its user-visible id, the camera-set config it ran with, how it ended, and what fusion
+    decided (thresholds and transit windows, :class:`mtmct.core.fusion_report.FusionReport` as canonical JSON).
+
+    The report is a column, not a table: it is one document per run, written and read whole (never queried by its
+    parts), so a row of its own would add a join and a second cascade for nothing; NULL before fusion and for runs
+    stored before revision 0002."""
 
     __tablename__ = "runs"
     id: Mapped[str] = mapped_column(String(200), primary_key=True)
@@ -50,6 +55,7 @@ class Run(Base):
     status: Mapped[str] = mapped_column(String(16))
     started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    fusion_report: Mapped[str | None] = mapped_column(Text)
 
 
 class Camera(Base):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -12,10 +13,11 @@ import uuid
 import cv2
 import numpy as np
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import func, inspect, select, text, update
 
 from conftest import PG_SERVER, _admin
 from mtmct.core.errors import MtmctError
+from mtmct.core.fusion_report import FusionReport, LinkWindow, Threshold
 from mtmct.core.tracklet import SHORT, GlobalIdentity, Tracklet
 from storage import BOX_DTYPE, Repository, boxes_from_tracklets, default_url, open_database
 from storage.engine import create_db_engine
@@ -244,7 +246,8 @@ def test_unknown_run_id(repo):
     for call in (lambda: repo.run_status("nope"), lambda: repo.stored_cameras("nope"),
                  lambda: repo.load_tracklets("nope"), lambda: repo.load_embeddings("nope"),
                  lambda: repo.get_identity("nope", 1), lambda: repo.write_camera("nope", "c1", None, []),
-                 lambda: repo.write_identities("nope", []), lambda: repo.finish_run("nope")):
+                 lambda: repo.write_identities("nope", []), lambda: repo.finish_run("nope"),
+                 lambda: repo.write_fusion_report("nope", None), lambda: repo.fusion_report("nope")):
         with pytest.raises(MtmctError, match="unknown run id 'nope'"):
             call()
 
@@ -295,3 +298,145 @@ def test_storage_imports_only_the_foundation():
             "print(' '.join(m for m in sys.modules if m.split('.')[0] in ('mtmct', 'cameras', 'fusion')))")
     mods = set(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split())
     assert mods and all(m == "mtmct" or m == "mtmct.core" or m.startswith("mtmct.core.") for m in mods), mods
+
+
+# ---- the fusion report kept with the run -------------------------------------------------------------------------
+
+def fusion_report(tracks: dict[str, list[Tracklet]], similarity: float = 0.6180339887) -> FusionReport:
+    """A report of every kind of entry: a calibrated, a configured and a default threshold; a learned window whose
+    bounds are the stored c1 -> c2 hand-over of identity 1 (c1 track 1 ends, c2 track 2 starts: the values storage
+    must give back bit for bit, not round numbers), an overlap link, an unbounded default one."""
+    gap = tracks["c2"][1].start_time - tracks["c1"][0].end_time
+    return FusionReport(
+        thresholds=(Threshold("similarity", similarity, "calibrated", same=41, different=977,
+                              rule="1% expected false merges among different-person pairs"),
+                    Threshold("overlap_similarity", 0.45, "config"),
+                    Threshold("motion_gate", 0.3, "default")),
+        links=(LinkWindow("c1", "c2", "calibrated", min_s=gap / 3, max_s=gap * 2.5, matches=1),
+               LinkWindow("c2", "c3", "config", overlap=True),
+               LinkWindow("c1", "c3", "default")),
+        tracklets=12, identities=2, notes=("c1-c3: no confident match, default window",))
+
+
+def stored_report_text(repo: Repository, run_id: str) -> str | None:
+    with repo.db.read() as conn:
+        return conn.execute(select(Run.fusion_report).where(Run.id == run_id)).scalar_one()
+
+
+def test_fusion_report_round_trip_replace_and_removal(repo):
+    """Stored with the ids in one call and read back equal; another fusion replaces both; fusion without a report
+    leaves none (an old report would describe other ids); re-running, resuming or replacing the run clears it."""
+    tracks = store_run(repo, "r1")
+    assert repo.fusion_report("r1") is None  # fused without a report: a run stored before reports were kept
+    report = fusion_report(tracks)
+    ids = [GlobalIdentity(1, [("c1", 1), ("c2", 2)]), GlobalIdentity(2, [("c1", 3)])]
+    repo.write_identities("r1", ids, report=report)
+    back = repo.fusion_report("r1")
+    assert back == report and back.links[0].max_s == report.links[0].max_s  # floats bit-identical
+    assert back.threshold("similarity").source == "calibrated" and back.links[2].max_s is None
+    text = stored_report_text(repo, "r1")  # canonical: a resumed run stores the same text as an uninterrupted one
+    assert text == json.dumps(json.loads(text), sort_keys=True, separators=(",", ":"))
+
+    other = fusion_report(tracks, similarity=0.55)
+    repo.write_identities("r1", ids[:1], report=other)
+    assert repo.fusion_report("r1") == other and counts(repo)["identities"] == 1
+    repo.write_identities("r1", ids)
+    assert repo.fusion_report("r1") is None
+    repo.write_fusion_report("r1", report)  # the report alone, after the ids
+    assert repo.fusion_report("r1") == report and counts(repo)["identities"] == 2
+    repo.write_fusion_report("r1", None)
+    assert repo.fusion_report("r1") is None
+
+    store_run(repo, "r2", cameras=("c3",), seed=5)
+    repo.write_fusion_report("r1", report)
+    assert repo.fusion_report("r2") is None  # one run's report is not another's
+    assert repo.start_run("r1", "cfg", "test", ["c1", "c2"], resume=True) == ["c1", "c2"]
+    assert repo.fusion_report("r1") is None  # resumed: fusion runs again, the ids and report were cleared
+    repo.write_fusion_report("r1", report)
+    store_run(repo, "r1")  # the same run id again: the old run and its report are gone
+    assert repo.fusion_report("r1") is None and stored_report_text(repo, "r1") is None
+
+
+def test_a_bad_fusion_report_writes_nothing(repo, caplog):
+    tracks = store_run(repo, "r1")
+    report = fusion_report(tracks)
+    repo.write_identities("r1", [GlobalIdentity(7, [("c1", 1)])], report=report)
+    broken = FusionReport(links=(LinkWindow("c1", "c2", "calibrated", min_s=1.0, max_s=float("inf")),))
+    with pytest.raises(ValueError, match=r"links\[0\]\.max_s=inf"):
+        repo.write_identities("r1", [GlobalIdentity(8, [("c1", 2)])], report=broken)
+    with pytest.raises(TypeError, match="FusionReport or None, got dict"):
+        repo.write_fusion_report("r1", report.to_dict())  # type: ignore[arg-type]
+    assert repo.fusion_report("r1") == report and repo.get_identity("r1", 7).n_cameras == 1  # nothing replaced
+    with repo.db.write() as conn:  # a report this version cannot read (a later format, a hand edit)
+        conn.execute(update(Run).where(Run.id == "r1").values(fusion_report='{"links": [{"a": "c1"}]}'))
+    assert repo.fusion_report("r1") is None and "no longer loads" in caplog.text
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_url(request, tmp_path):
+    """A database with no schema at all: a new SQLite file, or a new PostgreSQL database (dropped afterwards)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'old.db'}"
+        return
+    request.getfixturevalue("pg_url")  # skips (or fails under CI) when the server is unreachable
+    name = f"mtmct_test_old_{uuid.uuid4().hex[:8]}"
+    admin = _admin()
+    admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"{PG_SERVER}/{name}"
+    finally:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()
+
+
+def migrate(url: str, revision: str, down: bool = False) -> None:
+    from alembic import command
+
+    from storage.engine import Database
+    from storage.migrate import alembic_config
+
+    db = Database(create_db_engine(url))
+    try:
+        with db.write() as conn:
+            (command.downgrade if down else command.upgrade)(alembic_config(conn), revision)
+    finally:
+        db.close()
+
+
+def test_a_database_from_before_fusion_reports_upgrades(empty_url):
+    """A database at revision 0001 holding a fused run (written with 0001's own columns, as that version did)
+    upgrades (SQLite by itself on open, PostgreSQL with `mtmct db upgrade`), keeps the run with no report, and
+    takes one; downgrading drops only the column (not the runs: SQLite's table copy would cascade-delete them)."""
+    migrate(empty_url, "0001")
+    engine = create_db_engine(empty_url)
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO runs (id, name, config, status, started_at) "
+                          "VALUES ('old', 'old', 'cfg', 'finished', CURRENT_TIMESTAMP)"))
+        conn.execute(text("INSERT INTO cameras (run_id, camera_id, status) VALUES ('old', 'c1', 'finished')"))
+        conn.execute(text("INSERT INTO identities (run_id, global_id, n_cameras, n_tracklets) "
+                          "VALUES ('old', 1, 1, 0)"))
+    engine.dispose()
+    if empty_url.startswith("postgresql"):
+        with pytest.raises(MtmctError, match="mtmct db upgrade"):
+            open_database(empty_url)
+        assert upgrade(empty_url) == ("0001", head_revision())
+    db = open_database(empty_url)
+    repo = Repository(db)
+    try:
+        assert [(r.id, r.cameras, r.identities) for r in repo.list_runs()] == [("old", 1, 1)]
+        assert repo.fusion_report("old") is None
+        report = FusionReport(thresholds=(Threshold("similarity", 0.5, "default"),), identities=1)
+        repo.write_identities("old", [], report=report)
+        assert repo.fusion_report("old") == report
+    finally:
+        db.close()
+    migrate(empty_url, "0001", down=True)
+    engine = create_db_engine(empty_url)
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM cameras")).scalar_one() == 1
+        assert "fusion_report" not in {c["name"] for c in inspect(conn).get_columns("runs")}
+    engine.dispose()
+    migrate(empty_url, "head")
+    db = open_database(empty_url, upgrade=False)
+    assert Repository(db).fusion_report("old") is None and Repository(db).list_runs()[0].id == "old"
+    db.close()
