@@ -10,7 +10,9 @@ from __future__ import annotations
 import atexit
 import base64
 import functools
+import html
 import importlib.util
+import re
 import socket
 import subprocess
 import sys
@@ -25,6 +27,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from conftest import ROOT, _admin, shared_path
+from mtmct.core.fusion_report import FusionReport, LinkWindow, Threshold
 from mtmct.core.tracklet import GlobalIdentity, Tracklet
 from mtmct.dashboard import create_app
 from test_query import pick_query
@@ -471,3 +474,92 @@ def test_api_docs_are_served_without_a_cdn(client: TestClient) -> None:
     assert docs.status_code == 200 and "cdn" not in docs.text.lower()
     assets = [a for a in docs.text.split('"') if a.endswith((".js", ".css"))]
     assert assets and all(client.get(a).status_code == 200 for a in assets), assets
+
+
+# ---- what fusion applied, beside what was observed ------------------------------------------------------------
+
+def measured_report(repo, run_id: str) -> FusionReport:  # type: ignore[no-untyped-def]
+    """A fusion report for bench_dashboard's synthetic run (config: c1-c2 and c2-c3 windows of 1-10 s), its values
+    measured on the run's stored data the way calibration measures them, not typed in: the c1-c2 window learned as
+    the range of that pair's transits (each identity's consecutive visits), c2-c3 as configured, c1-c3 (not
+    configured) the default; the similarity threshold is the highest cosine between tracklets that cannot be one
+    person (one camera, overlapping in time), counted with the cross-camera pairs of one identity as evidence."""
+    spans = repo.tracklet_spans(run_id)
+    by_id: dict[int, list] = {}
+    for s in spans:
+        by_id.setdefault(s.global_id, []).append(s)
+    transits: dict[tuple[str, str], list[float]] = {}
+    same = 0
+    for visits in by_id.values():
+        visits.sort(key=lambda v: v.start_time)
+        same += sum(a.camera_id != b.camera_id for i, a in enumerate(visits) for b in visits[i + 1:])
+        for a, b in zip(visits, visits[1:]):
+            if a.camera_id != b.camera_id:
+                transits.setdefault(tuple(sorted((a.camera_id, b.camera_id))), []).append(b.start_time - a.end_time)
+    stored = repo.load_embeddings(run_id)
+    row = {key[1:]: i for i, key in enumerate(stored.keys)}
+    different = [(a, b) for i, a in enumerate(spans) for b in spans[i + 1:] if a.camera_id == b.camera_id
+                 and a.start_time <= b.end_time and b.start_time <= a.end_time]
+    unit = stored.matrix / np.linalg.norm(stored.matrix, axis=1, keepdims=True)
+    cosines = [float(unit[row[a.camera_id, a.track_id]] @ unit[row[b.camera_id, b.track_id]]) for a, b in different]
+    learned = transits["c1", "c2"]
+    assert len(learned) >= 3 and len(different) >= 10, "the synthetic run no longer has the evidence this test needs"
+    return FusionReport(
+        thresholds=(Threshold("similarity", max(cosines), "calibrated", same=same, different=len(different),
+                              rule="highest similarity among different-person pairs"),
+                    Threshold("overlap_similarity", 0.5, "config"), Threshold("motion_gate", 0.3, "default")),
+        links=(LinkWindow("c1", "c2", "calibrated", min_s=min(learned), max_s=max(learned), matches=len(learned)),
+               LinkWindow("c2", "c3", "config", min_s=1.0, max_s=10.0),
+               LinkWindow("c1", "c3", "default")),
+        tracklets=len(spans), identities=len(by_id), notes=("c1-c3: not configured, linked on strong evidence",))
+
+
+def row_text(page: str, element: str, **attrs: str) -> str:
+    """The text of the first ``<element attr="...">`` of ``page``, tags dropped and whitespace collapsed."""
+    match = "".join(f' {k.replace("_", "-")}="{v}"' for k, v in attrs.items())
+    found = re.search(f"<{element}{match}>(.*?)</{element}>", page, re.S)
+    assert found, f"no <{element}{match}> on the page"
+    return " ".join(html.unescape(re.sub("<[^>]+>", " ", found.group(1))).split())
+
+
+def test_graph_shows_the_windows_and_thresholds_fusion_applied(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'fused.db'}"
+    bench = load_bench()
+    repo = bench.build_run(url, identities=40, cameras=3)
+    report = measured_report(repo, "synthetic")
+    repo.write_fusion_report("synthetic", report)
+    bench.build_run(url, run_id="plain", identities=10, cameras=2).db.close()  # stored without a report
+    repo.db.close()
+    with TestClient(create_app(url)) as c:
+        graph = c.get("/api/runs/synthetic/graph").json()
+        assert FusionReport.from_dict(graph["fusion"]) == report  # every value, through JSON, bit for bit
+        page = c.get("/runs/synthetic/graph").text
+        edges = {(e["a"], e["b"]): e for e in graph["edges"]}
+        learned = report.links[0]
+        row = row_text(page, "tr", data_a="c1", data_b="c2")
+        assert (f"c1 – c2 1.0–10.0 s {learned.min_s:.1f}–{learned.max_s:.1f} s learned from {learned.matches} "
+                f"matches {learned.matches}") in row
+        for a, b in (("c1", "c2"), ("c2", "c1")):  # the observed transits sit in the same row as the window
+            e = edges[a, b]
+            assert f"{a}→{b}: {e['count']} · {e['median_s']:.1f} s" in row
+            assert learned.min_s <= e["median_s"] <= learned.max_s
+        assert row_text(page, "tr", data_a="c2", data_b="c3").startswith("c2 – c3 1.0–10.0 s 1.0–10.0 s configured 0")
+        assert row_text(page, "tr", data_a="c1", data_b="c3").startswith("c1 – c3 not configured any time default 0")
+        svg = row_text(page, "g", **{"class": "edge", "data_a": "c1", "data_b": "c2", "data_count":
+                                     str(edges["c1", "c2"]["count"] + edges["c2", "c1"]["count"])})
+        assert f"window: {learned.min_s:.1f}–{learned.max_s:.1f} s (learned from {learned.matches} matches)" in svg
+        similarity = report.threshold("similarity")
+        assert row_text(page, "tr", data_name="similarity", data_source="calibrated") == (
+            f"similarity {similarity.value:.3f} calibrated {similarity.same} {similarity.different} "
+            "highest similarity among different-person pairs")
+        assert row_text(page, "tr", data_name="overlap_similarity", data_source="config") == (
+            "overlap_similarity 0.500 config - - -")
+        assert row_text(page, "tr", data_name="motion_gate", data_source="default").startswith("motion_gate 0.300")
+        assert f"{report.tracklets} tracklets → {report.identities} identities" in page
+        assert "linked on strong evidence" in page and 'id="no-fusion-report"' not in page
+
+        plain = c.get("/api/runs/plain/graph").json()  # a run stored before reports were kept
+        assert plain["fusion"] is None and plain["edges"] and plain["topology"]
+        page = c.get("/runs/plain/graph")
+        assert page.status_code == 200 and 'id="no-fusion-report"' in page.text and 'id="thresholds"' not in page.text
+        assert row_text(page.text, "tr", data_a="c1", data_b="c2").startswith("c1 – c2 1.0–10.0 s - - -")

@@ -12,7 +12,7 @@ from pathlib import Path
 import cv2
 import pytest
 
-from test_dashboard_api import RUN_ID, load_bench, pets_run, query_choice, query_crop, true_identity
+from test_dashboard_api import RUN_ID, load_bench, measured_report, pets_run, query_choice, query_crop, true_identity
 
 pytest.importorskip("selenium")
 from selenium.webdriver.common.by import By  # noqa: E402
@@ -172,3 +172,31 @@ def test_an_unknown_run_is_a_404_page(browser, base: str) -> None:
     browser.get(base + "/runs/nope")
     assert "404" in browser.find_element(By.ID, "error-status").text
     assert "unknown run id 'nope'" in browser.find_element(By.ID, "error-message").text
+
+
+def test_graph_shows_applied_windows_beside_observed_transits(browser, shots: Path, tmp_path: Path) -> None:
+    """The synthetic 3-camera run with a fusion report measured on its own data (tests/test_dashboard_api.py):
+    the learned window is drawn on its graph edge and listed in the same table row as the observed transits, and
+    the thresholds table says where each value came from; screenshot graph-fusion.png."""
+    url = f"sqlite:///{tmp_path / 'fused.db'}"
+    repo = bench.build_run(url, identities=40, cameras=3)
+    report = measured_report(repo, "synthetic")
+    repo.write_fusion_report("synthetic", report)
+    repo.db.close()
+    server, port = bench.serve(create_app(url))
+    try:
+        browser.get(f"http://127.0.0.1:{port}/runs/synthetic/graph")
+        learned = report.links[0]
+        window = f"{learned.min_s:.1f}–{learned.max_s:.1f} s"
+        edge = browser.find_element(By.CSS_SELECTOR, '#camera-graph .edge[data-a="c1"][data-b="c2"] text.window')
+        assert edge.is_displayed() and window in edge.text and f"{learned.matches} matches" in edge.text
+        row = browser.find_element(By.CSS_SELECTOR, '#links tr[data-a="c1"][data-b="c2"]')
+        assert row.find_element(By.CSS_SELECTOR, ".applied").text == window
+        assert row.find_element(By.CSS_SELECTOR, ".source").text == f"learned from {learned.matches} matches"
+        assert {t.text.split(":")[0] for t in row.find_elements(By.CSS_SELECTOR, ".transit")} == {"c1→c2", "c2→c1"}
+        sources = {r.get_attribute("data-name"): r.get_attribute("data-source")
+                   for r in browser.find_elements(By.CSS_SELECTOR, "#thresholds tbody tr")}
+        assert sources == {t.name: t.source for t in report.thresholds}
+        browser.save_screenshot(str(shots / "graph-fusion.png"))
+    finally:
+        server.should_exit = True

@@ -128,7 +128,7 @@ def layout(graph: GraphOut, size: int = 520) -> dict:
 
     def label(pair: tuple[str, str]) -> str:
         w = applied.get(pair)
-        return "" if w is None else f"window {window_text(w)} ({source_text(w)})"
+        return "" if w is None else f"window: {window_text(w)} ({source_text(w)})"
 
     segments = [dict(a=a, b=b, x1=pos[a][0], y1=pos[a][1], x2=pos[b][0], y2=pos[b][1], edges=edges,
                      count=sum(e.count for e in edges), window=label((a, b)))
