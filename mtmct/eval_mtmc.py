@@ -230,11 +230,17 @@ def dominant(totals: Mapping[Key, int], matched: Mapping[tuple[str, int, int], i
     return out
 
 
-def shares(matched: Mapping[tuple[str, int, int], int], min_share: float) -> dict[int, set[int]]:
-    """``a -> {b}``: the ``b`` holding at least ``min_share`` of ``a``'s matched boxes in some camera."""
+def _totals(matched: Mapping[tuple[str, int, int], int]) -> Counter:
+    """``(camera, a) -> boxes`` of ``a`` matched to anyone: ``matched`` summed over its last key."""
     per_key: Counter = Counter()
     for (cam, a, _), n in matched.items():
         per_key[(cam, a)] += n
+    return per_key
+
+
+def shares(matched: Mapping[tuple[str, int, int], int], min_share: float) -> dict[int, set[int]]:
+    """``a -> {b}``: the ``b`` holding at least ``min_share`` of ``a``'s matched boxes in some camera."""
+    per_key = _totals(matched)
     out: dict[int, set[int]] = {}
     for (cam, a, b), n in matched.items():
         if n > 0 and n >= min_share * per_key[(cam, a)]:
@@ -280,10 +286,7 @@ def identity_metrics(gt_rows: Iterable[Row], pred_rows: Iterable[Row], min_share
         gt_boxes.update((cam, int(gid)) for gid in g[:, 1])
         if cam in pred:
             matched.update({(cam, a, b): n for (a, b), n in match_boxes(g, pred[cam]).items()})
-    reverse = Counter({(cam, b, a): n for (cam, a, b), n in matched.items()})
-    id_matched: Counter = Counter()
-    for (cam, b, _), n in reverse.items():
-        id_matched[(cam, b)] += n
+    reverse = Counter({(cam, b, a): n for (cam, a, b), n in matched.items()})  # (camera, id, person)
 
     visits: dict[int, set[str]] = {}
     for cam, person in gt_boxes:
@@ -299,4 +302,4 @@ def identity_metrics(gt_rows: Iterable[Row], pred_rows: Iterable[Row], min_share
         pred_ids=len(pred_ids),
         ids_per_person=_mean_size(ids_of), split_people=sum(len(v) > 1 for v in ids_of.values()),
         people_per_id=_mean_size(people_of), merged_ids=sum(len(v) > 1 for v in people_of.values()),
-        pairs=cross_camera_pairs(multi, person_id, dominant(id_matched, reverse)), min_share=min_share)
+        pairs=cross_camera_pairs(multi, person_id, dominant(_totals(reverse), reverse)), min_share=min_share)

@@ -4,9 +4,6 @@ independently (its own ``compare_to_groundtruth`` over a pandas table, (camera, 
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -164,27 +161,3 @@ def test_cross_camera_idf1_equals_motmetrics_on_a_real_camera_set(name):
     assert set(m.not_linked) == unlinked and m.fully_linked == m.multi_camera - 3
     # ids a and b each join two people across c1-c2; the renamed person's new id lives in c2 only
     assert m.pairs["c1|c2"] == PairCounts(found=m.multi_camera - 3, missed=3, wrong=2)
-
-
-MTMCT = str(Path(sys.executable).with_name("mtmct"))
-
-
-def write_rows(path: Path, rows: list[tuple]) -> Path:
-    path.write_text("".join(",".join(str(v) for v in row) + "\n" for row in rows))
-    return path
-
-
-def test_cli_prints_identity_counts(tmp_path):
-    gt = write_rows(tmp_path / "gt.txt", WALKER)
-    pred = write_rows(tmp_path / "pred.txt", relabel(WALKER, {("c2", 1): 7}))
-    cmd = [MTMCT, "eval", "mtmc", "--gt", str(gt), "--pred", str(pred)]
-    res = subprocess.run([*cmd, "--json"], capture_output=True, text=True, timeout=120)
-    assert res.returncode == 0, res.stderr
-    identity = json.loads(res.stdout)["identity"]
-    assert identity["fully_linked"] == 0 and identity["multi_camera"] == 1
-    assert identity["pairs"] == {"c1|c2": {"found": 0, "missed": 1, "wrong": 0}}
-    res = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
-    assert res.returncode == 0, res.stderr
-    assert "0 of 1 fully linked (not linked: gt ids 1)" in res.stdout
-    assert "1.50 (1 of 2 people split)" in res.stdout
-    assert [line.split() for line in res.stdout.splitlines() if line.startswith("c1-c2")] == [["c1-c2", "0", "1", "0"]]

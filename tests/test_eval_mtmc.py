@@ -98,6 +98,24 @@ def test_cli_scores_cross_camera_files(tmp_path):
     assert json.loads(res.stdout)["idf1"] == pytest.approx(30 / 40)  # the id swap above, through the CLI
 
 
+def test_cli_prints_identity_counts(tmp_path):
+    """The id swap above as identity counts (tests/test_eval_identity.py has the cases): person 1 is the only one
+    in two cameras, split into ids 1 and 7 -> not linked, its c1-c2 pair missed, 1.5 ids per person."""
+    gt = write_rows(tmp_path / "gt.txt", GT)
+    pred = write_rows(tmp_path / "pred.txt", [(c, 7 if (c == "c2" and g == 1) else g, *r) for c, g, *r in GT])
+    cmd = [MTMCT, "eval", "mtmc", "--gt", str(gt), "--pred", str(pred)]
+    res = subprocess.run([*cmd, "--json"], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+    identity = json.loads(res.stdout)["identity"]
+    assert identity["fully_linked"] == 0 and identity["multi_camera"] == 1
+    assert identity["pairs"] == {"c1|c2": {"found": 0, "missed": 1, "wrong": 0}}
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+    assert "0 of 1 fully linked (not linked: gt ids 1)" in res.stdout
+    assert "1.50 (1 of 2 people split)" in res.stdout
+    assert [line.split() for line in res.stdout.splitlines() if line.startswith("c1-c2")] == [["c1-c2", "0", "1", "0"]]
+
+
 @pytest.mark.parametrize("which", ["--pred", "--gt"])
 def test_cli_refuses_a_single_camera_mot_file_in_one_line(tmp_path, which):
     """A MOTChallenge file (frame,id,x,y,w,h,score,-1,-1,-1: no camera column) used to parse as camera = frame
