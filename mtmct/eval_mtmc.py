@@ -21,6 +21,9 @@ metrics (:func:`identity_metrics`) answer that in counts a person can check on t
   most of a visit leaves it without a dominant id.
 * **Fully linked.** A multi-camera ``P`` is fully linked when one predicted id is ``P``'s dominant id in every
   camera ``P`` visits.
+* **Linked alone.** A fully linked ``P`` whose id is ``P``'s alone: in every camera ``P`` visits, ``P`` holds more
+  than half of that id's matched boxes there. Fully linked counts can be raised by merging people (one id for
+  everybody links everybody); this count cannot.
 * **Splits (ids per person).** Predicted id ``p`` is one of ``P``'s ids when, in some camera ``c``, it holds at
   least ``min_share`` (:data:`MIN_SHARE`, 10 %) of ``P``'s *matched* boxes in ``c``. The per-camera share keeps a
   short visit to a second camera under a new id from drowning in a long first visit; the floor keeps a few
@@ -169,6 +172,7 @@ class IdentityMetrics:
     people: int
     multi_camera: int
     fully_linked: int
+    linked_alone: int
     not_linked: tuple[int, ...]
     pred_ids: int
     ids_per_person: float
@@ -295,11 +299,16 @@ def identity_metrics(gt_rows: Iterable[Row], pred_rows: Iterable[Row], min_share
     person_id = dominant(gt_boxes, matched)
     dominants = {person: {person_id.get((cam, person)) for cam in cams} for person, cams in multi.items()}
     not_linked = tuple(sorted(person for person, ids in dominants.items() if len(ids) != 1 or None in ids))
+    id_person = dominant(_totals(reverse), reverse)
+    linked = {person: next(iter(ids)) for person, ids in dominants.items() if person not in not_linked}
+    linked_alone = sum(all(id_person.get((cam, pid)) == person for cam in multi[person])
+                       for person, pid in linked.items())
     ids_of, people_of = shares(matched, min_share), shares(reverse, min_share)
     pred_ids = {int(i) for p in pred.values() for i in np.unique(p[:, 1])}
     return IdentityMetrics(
-        people=len(visits), multi_camera=len(multi), fully_linked=len(multi) - len(not_linked), not_linked=not_linked,
+        people=len(visits), multi_camera=len(multi), fully_linked=len(linked), linked_alone=linked_alone,
+        not_linked=not_linked,
         pred_ids=len(pred_ids),
         ids_per_person=_mean_size(ids_of), split_people=sum(len(v) > 1 for v in ids_of.values()),
         people_per_id=_mean_size(people_of), merged_ids=sum(len(v) > 1 for v in people_of.values()),
-        pairs=cross_camera_pairs(multi, person_id, dominant(_totals(reverse), reverse)), min_share=min_share)
+        pairs=cross_camera_pairs(multi, person_id, id_person), min_share=min_share)

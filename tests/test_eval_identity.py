@@ -48,16 +48,27 @@ APART = person("c1", 1, range(1, 11)) + person("c2", 2, range(1, 11), x=100)
 
 def test_perfect_prediction_links_everyone():
     m = identity_metrics(PAIR, relabel(PAIR, {("c1", 1): 40, ("c2", 1): 40, ("c1", 2): 41, ("c2", 2): 41}))
-    assert (m.people, m.multi_camera, m.fully_linked, m.not_linked) == (2, 2, 2, ())
+    assert (m.people, m.multi_camera, m.fully_linked, m.linked_alone, m.not_linked) == (2, 2, 2, 2, ())
     assert (m.ids_per_person, m.split_people, m.people_per_id, m.merged_ids) == (1.0, 0, 1.0, 0)
     assert m.pairs == {"c1|c2": PairCounts(found=2, missed=0, wrong=0)} and m.pred_ids == 2
+
+
+def test_a_merge_into_a_linked_id_is_linked_but_not_alone():
+    """Person 3 (c1 only, frames 1-11) also carries id 40, person 1's id: person 1 stays fully linked (id 40 holds
+    all its boxes in c1 and c2), but in c1 id 40 is 11 of 21 boxes person 3 -> person 1 is not linked alone;
+    person 2 is. One id, two people: a merge, and id 40 joins person 3 (c1) to person 1 (c2): one wrong pair."""
+    gt = PAIR + person("c1", 3, range(1, 12), x=200)
+    m = identity_metrics(gt, relabel(gt, {("c1", 1): 40, ("c2", 1): 40, ("c1", 3): 40}))
+    assert (m.people, m.multi_camera, m.fully_linked, m.linked_alone) == (3, 2, 2, 1)
+    assert (m.merged_ids, m.people_per_id) == (1, pytest.approx((2 + 1) / 2))
+    assert m.pairs == {"c1|c2": PairCounts(found=2, missed=0, wrong=1)}
 
 
 def test_person_split_across_cameras_is_not_linked_and_its_pair_missed():
     """Person 1 gets id 7 in c2: two ids for person 1 (each holds all its boxes in one camera), one for
     person 2 -> 1.5 ids per person; nobody merged; the c1-c2 pair of person 1 missed, nothing wrong."""
     m = identity_metrics(WALKER, relabel(WALKER, {("c2", 1): 7}))
-    assert (m.multi_camera, m.fully_linked, m.not_linked) == (1, 0, (1,))
+    assert (m.multi_camera, m.fully_linked, m.linked_alone, m.not_linked) == (1, 0, 0, (1,))
     assert (m.ids_per_person, m.split_people) == (1.5, 1)
     assert (m.people_per_id, m.merged_ids) == (1.0, 0)
     assert m.pairs == {"c1|c2": PairCounts(found=0, missed=1, wrong=0)}
@@ -158,6 +169,6 @@ def test_cross_camera_idf1_equals_motmetrics_on_a_real_camera_set(name):
     assert ours == pytest.approx(motmetrics_idf1(gt, pred), abs=1e-12)
     m = identity_metrics(gt, pred)
     # 90 % of every visit kept and 1 px of jitter leave every other multi-camera person linked
-    assert set(m.not_linked) == unlinked and m.fully_linked == m.multi_camera - 3
+    assert set(m.not_linked) == unlinked and m.fully_linked == m.linked_alone == m.multi_camera - 3
     # ids a and b each join two people across c1-c2; the renamed person's new id lives in c2 only
     assert m.pairs["c1|c2"] == PairCounts(found=m.multi_camera - 3, missed=3, wrong=2)

@@ -111,7 +111,7 @@ def test_cli_prints_identity_counts(tmp_path):
     assert identity["pairs"] == {"c1|c2": {"found": 0, "missed": 1, "wrong": 0}}
     res = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     assert res.returncode == 0, res.stderr
-    assert "0 of 1 fully linked (not linked: gt ids 1)" in res.stdout
+    assert "0 of 1 fully linked (not linked: gt ids 1), 0 by an id of their own" in res.stdout
     assert "1.50 (1 of 2 people split)" in res.stdout
     assert [line.split() for line in res.stdout.splitlines() if line.startswith("c1-c2")] == [["c1-c2", "0", "1", "0"]]
 

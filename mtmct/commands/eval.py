@@ -106,7 +106,8 @@ def run_mtmc(args: argparse.Namespace) -> int:
 def identity_table(m) -> str:
     """The identity metrics of :func:`mtmct.eval_mtmc.identity_metrics` as a few lines of text."""
     not_linked = f" (not linked: gt ids {', '.join(map(str, m.not_linked))})" if m.not_linked else ""
-    lines = [f"people in >1 camera   {m.fully_linked} of {m.multi_camera} fully linked{not_linked}",
+    lines = [f"people in >1 camera   {m.fully_linked} of {m.multi_camera} fully linked{not_linked}, "
+             f"{m.linked_alone} by an id of their own",
              f"ids per person        {m.ids_per_person:.2f} ({m.split_people} of {m.people} people split)",
              f"people per id         {m.people_per_id:.2f} ({m.merged_ids} of {m.pred_ids} ids merge people)",
              f"{'camera pair':<16}" + "".join(f"{k:>10}" for k in ("found", "missed", "wrong"))]
