@@ -12,6 +12,7 @@ import functools
 import logging
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -143,50 +144,145 @@ def camera_actor_class(num_cpus: float = 1):
     return ray.remote(num_cpus=num_cpus, max_concurrency=2)(CameraWorker)
 
 
-def run_camera_actors(actors: Sequence[Any], names: Sequence[str], progress: bool = True,
-                      poll_s: float = 0.5, on_result: Callable[[CameraResult], None] | None = None,
-                      ) -> list[CameraResult]:
-    """Run ``actors`` (handles of :func:`camera_actor_class`) to the end, one tqdm bar per camera; results in
-    the actors' order. ``on_result`` sees each camera's result as soon as it finishes (e.g. to store it, so a
-    run killed later keeps the cameras already done)."""
-    import ray
-    from tqdm import tqdm
+def pool_slots(num_cpus: float = 1) -> int:
+    """How many camera actors of ``num_cpus`` CPUs the connected Ray cluster runs at once (at least 1).
 
-    refs = [actor.run.remote() for actor in actors]
-    bars = [tqdm(total=None, desc=name, unit="frame", position=i, disable=not progress, dynamic_ncols=True)
-            for i, name in enumerate(names)]
-    pending = list(refs)
+    Counted from the cluster's CPUs, not the free ones: the pool is the only user it plans for, and a cluster
+    that is busy elsewhere just makes a created actor wait for its CPU."""
+    import ray
+
+    if num_cpus <= 0:
+        raise ValueError(f"num_cpus must be positive, got {num_cpus}")
+    return max(1, int(ray.cluster_resources().get("CPU", 0) // num_cpus))
+
+
+def run_camera_actors(workers: Sequence[dict[str, Any]], slots: int | None = None, num_cpus: float = 1,
+                      progress: bool = True, poll_s: float = 0.25,
+                      on_result: Callable[[CameraResult], None] | None = None,
+                      stop: threading.Event | None = None) -> list[CameraResult]:
+    """Run one camera per item of ``workers`` (:class:`CameraWorker` arguments) as Ray actors, at most ``slots``
+    at a time (default :func:`pool_slots`); results in the workers' order.
+
+    Why a pool: a Ray actor holds its CPU until it is killed, so creating every camera's actor up front left the
+    cameras beyond the cluster's CPUs waiting forever for CPUs the finished ones never gave back. Here an actor is
+    created only when a slot is free and killed as soon as its result is in, and the next queued camera starts.
+
+    ``on_result`` sees each camera's result as soon as it finishes (e.g. to store it, so a run killed later keeps
+    the cameras already done). When ``stop`` is set the pool kills its running actors within ``poll_s`` and
+    returns the results it has (the cameras not finished are left out); an exception (KeyboardInterrupt) kills
+    them too. Progress: one tqdm line for the pool ("2 running, 5 queued, 1 done") and, up to
+    :data:`MAX_BARS` cameras, one bar per camera that says "queued" until the camera starts.
+    """
+    import ray
+
+    cameras = [w["camera_cfg"].id for w in workers]
+    slots = pool_slots(num_cpus) if slots is None else slots
+    if slots < 1:
+        raise ValueError(f"slots must be at least 1, got {slots}")
+    actor_cls = camera_actor_class(num_cpus)
+    view = _PoolProgress(cameras, enabled=progress)
+    queue = deque(range(len(workers)))
+    running: dict[Any, tuple[int, Any]] = {}  # run() ref -> (camera index, actor)
+    polls: dict[int, Any] = {}  # camera index -> pending progress() ref
     results: dict[int, CameraResult] = {}
     try:
-        while pending:
-            ready, pending = ray.wait(pending, num_returns=len(pending), timeout=poll_s)
-            for bar, actor in zip(bars, actors):
-                if progress:
-                    _update_bar(bar, actor)
+        while queue or running:
+            if stop is not None and stop.is_set():
+                log.info("camera pool stopped: killed %d running, %d queued not started",
+                         len(running), len(queue))
+                break
+            while queue and len(running) < slots:
+                i = queue.popleft()
+                actor = actor_cls.remote(**workers[i])
+                running[actor.run.remote()] = (i, actor)
+                view.started(i)
+                log.info("camera %s started (%d running, %d queued)", cameras[i], len(running), len(queue))
+            ready, _ = ray.wait(list(running), num_returns=1, timeout=poll_s)
+            if stop is not None and stop.is_set():
+                continue  # a result that lands with the stop (an actor the same Ctrl-C hit) is not stored
             for ref in ready:
-                i = refs.index(ref)
-                results[i] = _result(ref, names[i])
+                i, actor = running.pop(ref)
+                results[i] = _result(ref, cameras[i])
+                polls.pop(i, None)
+                ray.kill(actor, no_restart=True)  # its CPU is free now, for the next queued camera
+                view.finished(i, results[i].frames)
                 if on_result is not None:
                     on_result(results[i])
+            if progress:
+                _poll_progress(running, polls, view)
     finally:
-        for bar in bars:
+        for _, actor in running.values():
+            ray.kill(actor, no_restart=True)
+        view.close()
+    return [results[i] for i in sorted(results)]
+
+
+MAX_BARS = 16  # more cameras than this show only the pool's line: a bar per camera would fill the terminal
+
+
+class _PoolProgress:
+    """The pool's tqdm line and the per-camera bars; every method is a no-op when progress is off."""
+
+    def __init__(self, cameras: Sequence[str], enabled: bool) -> None:
+        from tqdm import tqdm
+
+        self.cameras, self.enabled = cameras, enabled
+        self.state = ["queued"] * len(cameras)
+        self.pool = tqdm(total=len(cameras), desc="cameras", unit="camera", position=0, disable=not enabled,
+                         dynamic_ncols=True, bar_format="{desc}: {n_fmt}/{total_fmt} done{postfix}")
+        per_camera = enabled and len(cameras) <= MAX_BARS
+        self.bars = [tqdm(total=None, desc=f"{cam} (queued)", unit="frame", position=i + 1,
+                          disable=not per_camera, dynamic_ncols=True) for i, cam in enumerate(cameras)]
+        self._postfix()
+
+    def _postfix(self) -> None:
+        counts = {s: self.state.count(s) for s in ("running", "queued")}
+        self.pool.set_postfix_str(f"{counts['running']} running, {counts['queued']} queued")
+
+    def started(self, i: int) -> None:
+        self.state[i] = "running"
+        self.bars[i].reset()  # its clock (elapsed, rate) starts now, not when it was queued
+        self.bars[i].set_description(self.cameras[i])
+        self._postfix()
+
+    def finished(self, i: int, frames: int) -> None:
+        self.state[i] = "done"
+        bar = self.bars[i]
+        if bar.total is None:
+            bar.total = frames
+        bar.update(frames - bar.n)
+        self.pool.update(1)
+        self._postfix()
+
+    def frames(self, i: int, done: int, total: int | None) -> None:
+        bar = self.bars[i]
+        if total is not None and bar.total != total:
+            bar.total = total
+            bar.refresh()
+        bar.update(done - bar.n)
+
+    def close(self) -> None:
+        for bar in self.bars:
             bar.close()
-        for actor in actors:  # free each actor's CPU now: Ray would release it only when the handle is collected
-            ray.kill(actor)
-    return [results[i] for i in range(len(refs))]
+        self.pool.close()
 
 
-def _update_bar(bar: Any, actor: Any) -> None:
+def _poll_progress(running: dict[Any, tuple[int, Any]], polls: dict[int, Any], view: _PoolProgress) -> None:
+    """Update the bars from the ``progress()`` answers that are in, without waiting for any (an actor still
+    loading its models answers late, and the pool must keep reacting to results and stops)."""
     import ray
 
-    try:
-        done, total = ray.get(actor.progress.remote(), timeout=5)
-    except ray.exceptions.RayError:  # the actor died; its run() result says so
-        return
-    if total is not None and bar.total != total:
-        bar.total = total
-        bar.refresh()
-    bar.update(done - bar.n)
+    if polls:
+        done, _ = ray.wait(list(polls.values()), num_returns=len(polls), timeout=0)
+        for i in [i for i, ref in polls.items() if ref in done]:
+            ref = polls.pop(i)
+            try:
+                view.frames(i, *ray.get(ref))
+            except ray.exceptions.RayError:  # the actor died; its run() result says so
+                pass
+    for i, actor in running.values():
+        if i not in polls:
+            polls[i] = actor.progress.remote()
 
 
 def _result(ref: Any, name: str) -> CameraResult:

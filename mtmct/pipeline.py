@@ -8,6 +8,11 @@ closed tracklets; the driver fuses them under the camera topology and writes
 Everything also goes to a database (``--db``; SQLite ``OUT/mtmct.db`` by default): each camera in its own
 transaction as soon as it finishes, so a run killed half-way keeps its finished cameras, stays marked
 ``running``, and ``resume=True`` completes it without redoing them. Re-running a run id replaces it.
+
+Cameras run in a bounded pool (:func:`cameras.camera_actor.run_camera_actors`): as many at once as the Ray cluster
+has CPUs, the rest queued, each finished camera's actor killed so the next one starts. SIGINT and SIGTERM stop a
+run cleanly (:class:`RunInterrupted`): running actors killed, Ray shut down, stored cameras kept, the run left
+``running`` for ``resume``.
 """
 
 from __future__ import annotations
@@ -15,14 +20,18 @@ from __future__ import annotations
 import json
 import logging
 import os
+import signal
+import threading
 import time
+from contextlib import contextmanager
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import yaml
 
-from cameras.camera_actor import CameraResult, CameraWorker, camera_actor_class, run_camera_actors
+from cameras.camera_actor import CameraResult, CameraWorker, run_camera_actors
 from fusion.fusion import fuse
 from fusion.topology import Topology
 from mtmct.core.camera_config import CameraSetConfig, load_camera_config
@@ -57,6 +66,105 @@ class RunResult:
         return sum(c.frames for c in self.cameras)
 
 
+class RunInterrupted(KeyboardInterrupt):
+    """A run stopped by SIGINT or SIGTERM. What was stored stays, and the run stays ``running`` in the database, so
+    ``run_cameras(..., resume=True)`` finishes it. A KeyboardInterrupt, so code that handles Ctrl-C handles it;
+    ``exit_code`` is the shell's 128 + signal number (130 for SIGINT, 143 for SIGTERM). ``run_id`` is None when
+    the signal came before the run was registered (nothing to resume)."""
+
+    def __init__(self, signum: int, run_id: str | None, stored: int, total: int) -> None:
+        self.signum, self.run_id, self.stored, self.total = signum, run_id, stored, total
+        super().__init__(f"interrupted ({self.signal_name}): {stored} of {total} cameras stored")
+
+    @property
+    def signal_name(self) -> str:
+        return signal.Signals(self.signum).name
+
+    @property
+    def exit_code(self) -> int:
+        return 128 + self.signum
+
+
+class _SignalStop:
+    """Turns SIGINT and SIGTERM into a clean stop of :func:`run_cameras`.
+
+    Inside :meth:`deferred` (Ray starting, the camera pool, storing a camera, Ray shutting down) a signal only sets
+    :attr:`event`: the pool sees it within a poll and kills its actors, and no exception lands half-way through a
+    Ray call or a database transaction. Elsewhere (fusion, outputs) the handler raises at once; the database
+    writes there are transactions, so the run just stays unfinished. A second signal while the first one's stop is
+    under way exits the process at once (a user pressing Ctrl-C again means now). Handlers are installed only from
+    the main thread (Python allows no other) and the previous ones are restored on exit.
+    """
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self, install: bool = True) -> None:
+        self.event = threading.Event()
+        self.signum: int | None = None
+        # signum -> the RunInterrupted to raise; the run sets its own once it is registered in the database
+        self.describe: Callable[[int], RunInterrupted] = lambda signum: RunInterrupted(signum, None, 0, 0)
+        self._install, self._defer = install, 0
+        self._old: dict[int, object] = {}
+
+    def __enter__(self) -> _SignalStop:
+        if self._install and threading.current_thread() is threading.main_thread():
+            self._old = {sig: signal.signal(sig, self._handle) for sig in self.SIGNALS}
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for sig, handler in self._old.items():
+            signal.signal(sig, handler)
+
+    def reinstall(self) -> None:
+        """Take the signals back after ``ray.init``, which sets its own SIGTERM handler in the driver."""
+        if self._old:
+            for sig in self.SIGNALS:
+                signal.signal(sig, self._handle)
+
+    def _handle(self, signum: int, frame: object) -> None:
+        if self.signum is not None:
+            os._exit(128 + signum)
+        self.signum = signum
+        self.event.set()
+        if not self._defer:
+            raise self.describe(signum)
+
+    @contextmanager
+    def deferred(self) -> Iterator[None]:
+        self._defer += 1
+        try:
+            yield
+        finally:
+            self._defer -= 1
+
+    def check(self) -> None:
+        """Raise the deferred stop, if a signal came."""
+        if self.signum is not None:
+            raise self.describe(self.signum)
+
+
+def _run_pool(workers: list[dict], stop: _SignalStop, ray_address: str | None, num_cpus: int | None,
+              progress: bool, store: Callable[[CameraResult], None]) -> list[CameraResult]:
+    """The camera stage on Ray: start (or join) Ray, run the pool, shut down what this call started. A signal
+    anywhere in here is deferred to the end, so Ray is never left half started or half stopped."""
+    import ray
+
+    started = False
+    try:
+        with stop.deferred():
+            started = _start_ray(ray_address, num_cpus)
+        stop.reinstall()
+        stop.check()
+        with stop.deferred():
+            results = run_camera_actors(workers, progress=progress, on_result=store, stop=stop.event)
+        stop.check()
+        return results
+    finally:
+        if started:
+            with stop.deferred():
+                ray.shutdown()
+
+
 def _start_ray(address: str | None, num_cpus: int | None) -> bool:
     """Join ``address`` or start a local Ray; returns True when this call started it (and must stop it)."""
     import ray
@@ -70,7 +178,10 @@ def _start_ray(address: str | None, num_cpus: int | None) -> bool:
         if address:
             ray.init(address=address, **kwargs)
         else:
-            ray.init(num_cpus=num_cpus or os.cpu_count(), **kwargs)
+            # a SIGTERM sent to the whole process group kills Ray's GCS too; its default 5 s wait to flush task
+            # events to the dead GCS would then hold up the stop (events only a Ray dashboard reads)
+            ray.init(num_cpus=num_cpus or os.cpu_count(), _system_config={"task_events_shutdown_flush_timeout_ms": 500},
+                     **kwargs)
     except (ConnectionError, RuntimeError, ValueError) as exc:
         raise MtmctError(f"cannot start or join Ray{' at ' + address if address else ''}: "
                          f"{str(exc).strip().splitlines()[0]}") from exc
@@ -109,12 +220,22 @@ def run_cameras(
     db: str | None = None,
     run_id: str | None = None,
     resume: bool = False,
+    handle_signals: bool = True,
 ) -> RunResult:
-    """Track every camera (Ray actors unless ``use_ray`` is False), fuse, store and write the outputs.
+    """Track every camera (a pool of Ray actors unless ``use_ray`` is False), fuse, store and write the outputs.
 
     ``db`` is a database URL (default ``$MTMCT_DB``, else SQLite in ``out``); ``run_id`` defaults to the
     config's name. With ``resume`` the cameras a previous, interrupted run of that id stored are not redone.
+    With ``handle_signals`` (and called from the main thread) SIGINT and SIGTERM raise :class:`RunInterrupted`
+    after a clean stop; the process's own handlers are back when this returns.
     """
+    with _SignalStop(install=handle_signals) as stop:
+        return _run(config, out, ray_address, progress, max_frames, use_ray, num_cpus, db, run_id, resume, stop)
+
+
+def _run(config: str | Path | CameraSetConfig, out: str | Path, ray_address: str | None, progress: bool,
+         max_frames: int | None, use_ray: bool, num_cpus: int | None, db: str | None, run_id: str | None,
+         resume: bool, stop: _SignalStop) -> RunResult:
     cfg = config if isinstance(config, CameraSetConfig) else load_camera_config(config)  # all checked here
     topology = Topology.from_config(cfg)
     out = Path(out)
@@ -136,28 +257,25 @@ def run_cameras(
     tracker = None if cfg.tracker is None else cfg.tracker.model_dump()  # None: the shipped preset
     workers = [dict(camera_cfg=cam, models_cfg=cfg.models, tracker_cfg=tracker, out_dir=cam_dir, threads=1,
                     max_frames=max_frames, builder=cfg.tracklets.model_dump()) for cam in todo]
+    stored_now: list[str] = []
+    stop.describe = lambda signum: RunInterrupted(signum, run_id, len(kept) + len(stored_now), len(cfg.cameras))
 
     def store(res: CameraResult) -> None:
-        repo.write_camera(run_id, res.camera_id, None, res.tracklets, frames=res.frames, error=res.error)
+        with stop.deferred():  # a camera is stored whole or not at all
+            repo.write_camera(run_id, res.camera_id, None, res.tracklets, frames=res.frames, error=res.error)
         if res.error:
             log.info("camera %s failed: %s", res.camera_id, res.error)
+        else:
+            stored_now.append(res.camera_id)
 
     results: list[CameraResult] = []
     if use_ray and workers:
-        import ray
-
-        started = _start_ray(ray_address, num_cpus)
-        try:
-            actor_cls = camera_actor_class()
-            actors = [actor_cls.remote(**w) for w in workers]
-            results = run_camera_actors(actors, [cam.id for cam in todo], progress=progress, on_result=store)
-        finally:
-            if started:
-                ray.shutdown()
+        results = _run_pool(workers, stop, ray_address, num_cpus, progress, store)
     else:
         for w in workers:
             results.append(CameraWorker(**w).run())
             store(results[-1])
+            stop.check()
     results += [CameraResult(cam, frames=int(max((t.end_frame for t in ts), default=0)), tracklets=ts)
                 for cam, ts in stored.items()]
     order = {cam.id: i for i, cam in enumerate(cfg.cameras)}

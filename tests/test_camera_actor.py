@@ -1,7 +1,9 @@
-"""Camera actors on Ray: two real cameras give tracklets with embeddings and crops; a missing source is reported."""
+"""Camera actors on Ray: two real cameras give tracklets with embeddings and crops; a missing source is reported;
+the pool runs more cameras than slots, frees each finished camera's CPU, and stops on request."""
 
 from __future__ import annotations
 
+import threading
 import time
 from pathlib import Path
 
@@ -9,7 +11,7 @@ import cv2
 import numpy as np
 import pytest
 
-from cameras.camera_actor import CameraResult, CameraWorker, camera_actor_class, run_camera_actors
+from cameras.camera_actor import CameraResult, CameraWorker, camera_actor_class, pool_slots, run_camera_actors
 from conftest import shared_path
 from mtmct.core.camera_config import load_camera_config
 from mtmct.core.mot_io import read_mot
@@ -67,15 +69,56 @@ def test_two_actors_return_tracklets_with_embeddings_and_crops(ray_session, came
     assert sims.max() > 0.7
 
 
+def _workers(cameras, tmp_path, cams, frames):
+    return [dict(camera_cfg=cam, models_cfg=cameras.models, tracker_cfg=cameras.tracker, out_dir=tmp_path,
+                 max_frames=frames) for cam in cams]
+
+
 def test_missing_source_is_reported_while_the_other_camera_finishes(ray_session, cameras, tmp_path):
     missing = cameras.cameras[1].model_copy(update={"id": "gone", "source": str(tmp_path / "no-such-video.mp4")})
-    actor_cls = camera_actor_class()
-    actors = [actor_cls.remote(cam, cameras.models, cameras.tracker, tmp_path, max_frames=20)
-              for cam in (cameras.cameras[0], missing)]
-    good, bad = run_camera_actors(actors, ["c1", "gone"], progress=False)
+    good, bad = run_camera_actors(_workers(cameras, tmp_path, (cameras.cameras[0], missing), 20), progress=False)
     assert good.error is None and good.frames == 20 and good.tracklets
     assert bad.frames == 0 and bad.tracklets == [] and bad.mot_file is None
     assert "no-such-video.mp4" in bad.error and "\n" not in bad.error
+
+
+def test_pool_slots_follow_the_cluster_cpus(ray_session):
+    assert pool_slots() == 2 and pool_slots(0.5) == 4 and pool_slots(4) == 1  # never 0: one camera still runs
+    with pytest.raises(ValueError, match="positive"):
+        pool_slots(0)
+
+
+def test_pool_runs_more_cameras_than_slots_one_at_a_time(ray_session, cameras, tmp_path):
+    """Three cameras through one slot: each waits for the one before (the old code created every actor up front,
+    and cameras beyond the CPUs waited forever); results come back in the workers' order, each seen by on_result
+    as it finishes, and every CPU is free afterwards."""
+    cams = [cameras.cameras[0].model_copy(update={"id": f"q{i}"}) for i in range(3)]
+    seen: list[tuple[str, float]] = []
+    results = run_camera_actors(_workers(cameras, tmp_path, cams, 5), slots=1, progress=False,
+                                on_result=lambda r: seen.append((r.camera_id, time.monotonic())))
+    assert [r.camera_id for r in results] == [c for c, _ in seen] == ["q0", "q1", "q2"]
+    assert all(r.ok and r.frames == 5 for r in results)
+    _assert_cpus_free()
+
+
+def test_pool_stops_when_asked_and_frees_its_cpus(ray_session, cameras, tmp_path):
+    """``stop`` set by the first result (as a signal handler would): the running camera is killed, the queued one
+    never starts, and only the finished camera is returned."""
+    cams = [cameras.cameras[0].model_copy(update={"id": f"s{i}"}) for i in range(4)]
+    stop = threading.Event()
+    results = run_camera_actors(_workers(cameras, tmp_path, cams, 5), slots=2, progress=False,
+                                on_result=lambda r: stop.set(), stop=stop)
+    assert len(results) == 1 and results[0].ok and results[0].camera_id in ("s0", "s1")
+    assert not (tmp_path / "s2.txt").exists() and not (tmp_path / "s3.txt").exists()  # never started
+    _assert_cpus_free()
+
+
+def _assert_cpus_free() -> None:
+    """Killed actors give their CPUs back within a moment."""
+    deadline = time.monotonic() + 10
+    while ray.available_resources().get("CPU", 0) < 2 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert ray.available_resources().get("CPU", 0) == 2
 
 
 def test_worker_reports_a_model_that_will_not_load(cameras, tmp_path):

@@ -1,8 +1,14 @@
-"""`mtmct run CONFIG [--out DIR] [--ray-address ADDR]`: the multi-camera job."""
+"""`mtmct run CONFIG [--out DIR] [--ray-address ADDR]`: the multi-camera job.
+
+Exit codes: 0 every camera ok; 1 some cameras failed; 2 a one-line error (bad config, every camera failed,
+database unreachable); 130 / 143 stopped by SIGINT (Ctrl-C) / SIGTERM, with the cameras already stored kept
+and the run left unfinished for ``--resume``.
+"""
 
 from __future__ import annotations
 
 import argparse
+import sys
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -12,12 +18,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("config", help="camera set YAML (see configs/cameras/)")
     p.add_argument("--out", default="out/run", help="output folder (default out/run)")
     p.add_argument("--ray-address", help="join a running Ray cluster instead of starting Ray locally")
+    p.add_argument("--num-cpus", type=int, help="CPUs of the local Ray (default: every core); cameras beyond them "
+                                             "wait for a free one. Ignored with --ray-address (the cluster's count)")
     p.add_argument("--max-frames", type=int, help="only the first N frames of each camera")
     p.add_argument("--db", help="database URL (default $MTMCT_DB, else sqlite:///OUT/mtmct.db), e.g. "
                                 "postgresql+psycopg://user@host/db")
     p.add_argument("--run-id", help="id of this run in the database (default: the config's name); "
                                     "re-running an id replaces it")
-    p.add_argument("--resume", action="store_true", help="finish an interrupted run: skip its stored cameras")
+    p.add_argument("--resume", action="store_true",
+                   help="finish an interrupted run (Ctrl-C, SIGTERM, a crash): skip its stored cameras")
     p.set_defaults(run=run)
 
 
@@ -27,13 +36,20 @@ def run(args: argparse.Namespace) -> int:
 
     if args.max_frames is not None and args.max_frames < 1:
         raise MtmctError(f"--max-frames must be at least 1, got {args.max_frames}")
+    if args.num_cpus is not None and args.num_cpus < 1:
+        raise MtmctError(f"--num-cpus must be at least 1, got {args.num_cpus}")
     config = load_camera_config(args.config)  # every section checked before Ray, models or the database load
 
-    from mtmct.pipeline import run_cameras
+    from mtmct.pipeline import RunInterrupted, run_cameras
     from storage.engine import safe_url
 
-    result = run_cameras(config, args.out, ray_address=args.ray_address, max_frames=args.max_frames,
-                         db=args.db, run_id=args.run_id, resume=args.resume)
+    try:
+        result = run_cameras(config, args.out, ray_address=args.ray_address, max_frames=args.max_frames,
+                             num_cpus=args.num_cpus, db=args.db, run_id=args.run_id, resume=args.resume)
+    except RunInterrupted as stop:
+        resume = "; finish with --resume" if stop.run_id is not None else ""
+        print(f"mtmct run: {stop}{resume}", file=sys.stderr, flush=True)
+        return stop.exit_code
     for cam in result.cameras:
         status = f"error: {cam.error}" if cam.error else "ok"
         fps = cam.frames / cam.wall_s if cam.wall_s else 0.0
