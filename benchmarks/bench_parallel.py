@@ -1,8 +1,8 @@
 """Camera parallelism: total frames per second of the multi-camera run for 1 and 2 cameras on this machine.
 
-Uses the two cameras of ../shared/data/mtmc-pets09-overlap through the real pipeline (one Ray actor per camera,
-one CPU thread per actor, YOLOX + omz-person-reid-0277 + DeepSORT). Total fps = frames of all cameras / time:
-"wall" is the camera stage from starting the actors to the last one finishing (model loading included, Ray
+Uses the two cameras of ../shared/data/mtmc-pets09-overlap through the real pipeline (the camera pool: one Ray
+actor per camera, as many at once as Ray has CPUs, one CPU thread per actor, YOLOX + omz-person-reid-0277 +
+DeepSORT). Total fps = frames of all cameras / time: "wall" is the camera stage from starting the actors to the last one finishing (model loading included, Ray
 start-up not); "processing" is the slowest camera's own per-frame work (decode to tracklets), i.e. throughput
 once the models are loaded. "1 camera" runs each camera alone, one after the other, and adds the times, so both
 rows do the same work (the two cameras differ in load: c2 sees more people).
@@ -24,16 +24,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from cameras.camera_actor import camera_actor_class, run_camera_actors  # noqa: E402
+from cameras.camera_actor import run_camera_actors  # noqa: E402
 from mtmct.core.camera_config import load_camera_config  # noqa: E402
 
 
 def camera_stage(cfg, cameras, frames: int, out: Path) -> tuple[int, float, float]:
-    actor_cls = camera_actor_class()
     start = time.perf_counter()
-    actors = [actor_cls.remote(camera_cfg=cam, models_cfg=cfg.models, tracker_cfg=cfg.tracker, out_dir=out,
-                               threads=1, max_frames=frames) for cam in cameras]
-    results = run_camera_actors(actors, [c.id for c in cameras], progress=False)
+    workers = [dict(camera_cfg=cam, models_cfg=cfg.models, tracker_cfg=cfg.tracker, out_dir=out, threads=1,
+                    max_frames=frames) for cam in cameras]
+    results = run_camera_actors(workers, progress=False)
     wall = time.perf_counter() - start
     for r in results:
         if r.error:

@@ -55,7 +55,7 @@ def _check_inputs(config) -> None:
 def run(args: argparse.Namespace) -> int:
     from mtmct.core.camera_config import load_camera_config
     from mtmct.eval_mtmc import evaluate_mtmc, read_mtmc
-    from mtmct.pipeline import run_cameras
+    from mtmct.pipeline import RunInterrupted, run_cameras
     from storage.engine import safe_url
 
     mtmct = command_name()
@@ -66,7 +66,11 @@ def run(args: argparse.Namespace) -> int:
     for name, cfg in loaded.items():
         out = Path(args.out) / name
         print(f"== {name}: {len(cfg.cameras)} cameras ({', '.join(c.id for c in cfg.cameras)})")
-        result = run_cameras(cfg, out, max_frames=args.max_frames)
+        try:
+            result = run_cameras(cfg, out, max_frames=args.max_frames)
+        except RunInterrupted as stop:  # Ctrl-C / SIGTERM: one line and the shell's code (130 / 143), as `run`
+            print(f"mtmct demo: {stop}", file=sys.stderr, flush=True)
+            return stop.exit_code
         for cam in result.cameras:
             print(f"   camera {cam.camera_id}: {cam.frames} frames, {len(cam.tracklets)} tracklets"
                   + (f", error: {cam.error}" if cam.error else ""))
