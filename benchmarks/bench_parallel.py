@@ -1,11 +1,11 @@
 """Camera parallelism: total frames per second of the multi-camera run for 1 and 2 cameras on this machine.
 
-Uses the two cameras of ../shared/data/mtmc-pets09-overlap through the real pipeline (the camera pool: one Ray
-actor per camera, as many at once as Ray has CPUs, one CPU thread per actor, YOLOX + omz-person-reid-0277 +
-DeepSORT). Total fps = frames of all cameras / time: "wall" is the camera stage from starting the actors to the last one finishing (model loading included, Ray
-start-up not); "processing" is the slowest camera's own per-frame work (decode to tracklets), i.e. throughput
-once the models are loaded. "1 camera" runs each camera alone, one after the other, and adds the times, so both
-rows do the same work (the two cameras differ in load: c2 sees more people).
+Uses the two cameras of ../shared/data/mtmc-pets09-overlap through the real pipeline (the camera pool: one Ray actor
+per camera, as many at once as Ray has CPUs, one CPU thread per actor, YOLOX + omz-person-reid-0277 + DeepSORT).
+Total fps = frames of all cameras / time: "wall" is the camera stage from starting the actors to the last one
+finishing (model loading included, Ray start-up not); "processing" is the slowest camera's own per-frame work
+(decode to tracklets), i.e. throughput once the models are loaded. "1 camera" runs each camera alone, one after the
+other, and adds the times, so both rows do the same work (the two cameras differ in load: c2 sees more people).
 
 Run:  .venv/bin/python benchmarks/bench_parallel.py [--frames 300]
 """

@@ -23,8 +23,8 @@ import os
 import signal
 import threading
 import time
-from contextlib import contextmanager
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -261,12 +261,12 @@ def _run(config: str | Path | CameraSetConfig, out: str | Path, ray_address: str
     stop.describe = lambda signum: RunInterrupted(signum, run_id, len(kept) + len(stored_now), len(cfg.cameras))
 
     def store(res: CameraResult) -> None:
-        with stop.deferred():  # a camera is stored whole or not at all
+        with stop.deferred():  # a camera is stored whole or not at all, and counted in the stop's message
             repo.write_camera(run_id, res.camera_id, None, res.tracklets, frames=res.frames, error=res.error)
+            if not res.error:
+                stored_now.append(res.camera_id)
         if res.error:
             log.info("camera %s failed: %s", res.camera_id, res.error)
-        else:
-            stored_now.append(res.camera_id)
 
     results: list[CameraResult] = []
     if use_ray and workers:

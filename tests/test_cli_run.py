@@ -127,3 +127,13 @@ def test_unreachable_ray_cluster_is_a_one_line_error(tmp_path):
     res = cli("run", str(config), "--out", str(tmp_path / "out"), "--ray-address", "127.0.0.1:1")
     assert res.returncode == 2, res.stderr
     assert res.stderr.strip().startswith("mtmct run: error: cannot start or join Ray at 127.0.0.1:1")
+
+
+@pytest.mark.parametrize("flag", ["--num-cpus", "--max-frames"])
+def test_zero_cpus_or_frames_is_a_one_line_error_before_anything_runs(tmp_path, flag):
+    """A pool of 0 slots would never start a camera: refused up front, like --max-frames 0."""
+    config = tmp_path / "cameras.yaml"
+    config.write_text(CAMERAS)
+    res = cli("run", str(config), "--out", str(tmp_path / "out"), flag, "0")
+    assert res.returncode == 2 and res.stderr == f"mtmct run: error: {flag} must be at least 1, got 0\n"
+    assert not (tmp_path / "out").exists()
