@@ -36,15 +36,19 @@ import networkx as nx
 import numpy as np
 from tqdm import tqdm
 
+from fusion.calibration import (competitor_thresholds, learn_window, mutual_best, subsample, thresholds,
+                                window_report)
 from fusion.clustering import constrained_clusters, edge_graph
 from fusion.motion import continuity_error, end_states
 from fusion.rerank import cosine_distance, rerank_set
 from fusion.topology import OVERLAP, Topology
 from fusion.tracklet_index import TrackletIndex, index_pairs, similar_pairs
 from mtmct.core.config.fusion import FusionConfig
+from mtmct.core.fusion_report import FusionReport, LinkWindow, Threshold
 from mtmct.core.tracklet import GlobalIdentity, Tracklet
 
-__all__ = ["FusionConfig", "candidate_edges", "candidate_graph", "fuse", "neighbour_pairs", "time_pairs"]
+__all__ = ["FusionConfig", "candidate_edges", "candidate_graph", "fuse", "fuse_report", "neighbour_pairs",
+           "time_pairs"]
 
 log = logging.getLogger(__name__)
 
@@ -173,42 +177,140 @@ def _time_candidates(cam: np.ndarray, start: np.ndarray, end: np.ndarray, topolo
     return np.concatenate(found) if found else np.zeros((0, 2), np.int64)
 
 
+@dataclass
+class _Edges:
+    """What :func:`_edges` decided: allowed edges, the topology with learned windows, and the report's parts."""
+
+    pairs: np.ndarray  # (E, 2) tracklet rows, i < j
+    sims: np.ndarray  # (E,)
+    strong: np.ndarray  # (E,) bool
+    topology: Topology  # the configured one with its learned windows
+    thresholds: dict[str, Threshold]
+    windows: list[LinkWindow]
+    found: int  # candidates before the gates
+    gates_began: float  # perf_counter
+    evidence: np.ndarray  # (E,) merge priority of each edge: -log(expected false merges), see _evidence
+
+
+def _per_camera_counts(cam: np.ndarray, start: np.ndarray, query_cam: np.ndarray, lo: np.ndarray,
+                       hi: np.ndarray) -> np.ndarray:
+    """For each query: how many rows of camera ``query_cam`` start in ``(lo, hi]`` (sorted keys, no loop)."""
+    if not len(cam) or not len(query_cam):
+        return np.zeros(len(query_cam), np.int64)
+    t0 = float(min(start.min(), lo.min()))
+    span = float(max(start.max(), hi.max()) - t0) + 1.0
+    key = np.sort(cam * span + (start - t0))
+    base = query_cam * span - t0
+    return np.searchsorted(key, base + hi, side="right") - np.searchsorted(key, base + lo, side="right")
+
+
 def _edges(tracklets: Sequence[Tracklet], table: _Table, topology: Topology, rows: np.ndarray, emb: np.ndarray,
-           config: FusionConfig, progress: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, float]:
-    """Allowed candidate edges: ``(pairs (E, 2) tracklet rows i < j, similarities (E,), strong (E,), number of
-    candidates before the gates, perf_counter when the gates began)``; see the module docstring for which pairs
-    are candidates and which are strong."""
-    knn, knn_sims = neighbour_pairs(emb, config, progress)
+           config: FusionConfig, progress: bool) -> _Edges:
+    """Calibrate, propose and gate the candidate edges (see the module docstring and :mod:`fusion.calibration`)."""
+    search = topology.search()
+    m = len(rows)
+    cam, start, end = table.cam[rows], table.start[rows], table.end[rows]
     motion_gap_s = config.motion_gap_s
-    if len(rows) >= 2:
-        timed = _time_candidates(table.cam[rows], table.start[rows], table.end[rows], topology, motion_gap_s)
-    else:
-        timed = np.zeros((0, 2), np.int64)
-    pairs = np.concatenate([knn, timed])
-    sims = np.concatenate([knn_sims, _pair_sims(emb, timed)]).astype(np.float32)
-    if len(pairs):  # each pair once (kNN and time may both propose it)
-        _, first = np.unique(pairs[:, 0] * len(rows) + pairs[:, 1], return_index=True)
-        pairs, sims = pairs[first], sims[first]
-    found, gates_began = len(pairs), time.perf_counter()
-    pairs = rows[pairs]
-    a, b = pairs[:, 0], pairs[:, 1]
-    gap = np.maximum(table.start[b] - table.end[a], table.start[a] - table.end[b])
-    same = table.cam[a] == table.cam[b]
-    strong = (~same & (topology.kind[table.cam[a], table.cam[b]] == OVERLAP) & (gap <= 0)
-              & (sims >= config.overlap_similarity))
-    moving = np.flatnonzero(same & (gap > 0) & (gap <= motion_gap_s) & (sims >= config.motion_similarity))
+    timed = _time_candidates(cam, start, end, search, motion_gap_s) if m >= 2 else np.zeros((0, 2), np.int64)
+    tsims = _pair_sims(emb, timed).astype(np.float64)
+    ta, tb = timed[:, 0], timed[:, 1]
+    tgap = np.maximum(start[tb] - end[ta], start[ta] - end[tb])
+    tsame = cam[ta] == cam[tb]
+    # different people: one camera at one time; simultaneous overlap pairs that are neither side's best match
+    overlap = ~tsame & (search.kind[cam[ta], cam[tb]] == OVERLAP) & (tgap <= 0)
+    best = np.full(m, -np.inf)
+    np.maximum.at(best, ta[overlap], tsims[overlap])
+    np.maximum.at(best, tb[overlap], tsims[overlap])
+    neither = overlap & (tsims < best[ta]) & (tsims < best[tb])
+    mutual = overlap & (tsims >= best[ta]) & (tsims >= best[tb])
+    different = subsample(tsims[(tsame & (tgap <= 0)) | neither])
+    # motion continuations within a camera
+    moving = np.flatnonzero(tsame & (tgap > 0) & (tgap <= motion_gap_s))
+    err = np.full(len(timed), np.inf)
     if len(moving):
-        first, second = a[moving], b[moving]
-        swap = table.start[second] < table.start[first]
+        first, second = ta[moving], tb[moving]
+        swap = start[second] < start[first]
         first, second = np.where(swap, second, first), np.where(swap, first, second)
         involved, inverse = np.unique(np.concatenate([first, second]), return_inverse=True)
-        states = end_states([tracklets[r] for r in involved.tolist()])
-        err = continuity_error(states, inverse[:len(moving)], inverse[len(moving):], gap[moving])
-        strong[moving[err <= config.motion_tolerance]] = True
-    keep = strong | (sims >= config.similarity)
-    pairs, sims, strong = pairs[keep], sims[keep], strong[keep]
-    allowed = _allowed(pairs, table, topology)
-    return pairs[allowed], sims[allowed], strong[allowed], found, gates_began
+        states = end_states([tracklets[r] for r in rows[involved].tolist()])
+        err[moving] = continuity_error(states, inverse[:len(moving)], inverse[len(moving):], tgap[moving])
+    continuing = err <= config.motion_tolerance
+    fixed = {"similarity": config.similarity, "overlap_similarity": config.overlap_similarity,
+             "motion_similarity": config.motion_similarity}
+    args = (config.false_merge_rate, config.veto_false_rate, config.min_evidence)
+    vetoes = thresholds(different, np.zeros(0), fixed, *args)
+    motion_thr, overlap_thr = vetoes["motion_similarity"].value, vetoes["overlap_similarity"].value
+    tstrong = (continuing & (tsims >= motion_thr)) | (overlap & (tsims >= overlap_thr))
+    same = subsample(tsims[(continuing & (tsims >= motion_thr)) | (mutual & (tsims >= overlap_thr))])
+    chosen = thresholds(different, same, fixed, *args)
+    similarity = chosen["similarity"].value
+    # appearance candidates, then each pair once (kNN and time may both propose it)
+    knn, knn_sims = neighbour_pairs(emb, config.model_copy(update={"similarity": similarity}), progress)
+    pairs = np.concatenate([knn, timed])
+    sims = np.concatenate([knn_sims.astype(np.float64), tsims])
+    strong = np.concatenate([np.zeros(len(knn), bool), tstrong])
+    if len(pairs):
+        key = pairs[:, 0] * m + pairs[:, 1]
+        order = np.lexsort((~strong, key))  # a time-proposed (maybe strong) copy wins over the kNN copy
+        key, pairs, sims, strong = key[order], pairs[order], sims[order], strong[order]
+        first = np.ones(len(key), bool)
+        first[1:] = key[1:] != key[:-1]
+        pairs, sims, strong = pairs[first], sims[first], strong[first]
+    found, gates_began = len(pairs), time.perf_counter()
+    a, b = pairs[:, 0], pairs[:, 1]
+    gap = np.maximum(start[b] - end[a], start[a] - end[b])
+    need = np.full(len(pairs), similarity)
+    competitors = np.ones(len(pairs), np.int64)
+    calibrated = config.competitors and chosen["similarity"].source == "calibrated"
+    if calibrated:
+        later = np.where(start[b] >= start[a], b, a)
+        earlier = np.where(later == b, a, b)
+        sequential = gap > 0
+        competitors[sequential] = _per_camera_counts(
+            cam, start, cam[later[sequential]], end[earlier[sequential]], start[later[sequential]])
+        need = competitor_thresholds(different, competitors, config.false_merge_rate, similarity)
+    keep = strong | (sims >= need)
+    evidence = _evidence(sims, competitors, different if calibrated else None)[keep]
+    pairs, sims, strong, gap = rows[pairs[keep]], sims[keep], strong[keep], gap[keep]
+    # transit windows from confident matches: cross-camera, sequential, mutual best on their camera pair
+    windows, reports = {}, []
+    listed = {frozenset((k.a, k.b)) for k in topology.links}
+    for link in topology.learnable():
+        i, j = topology.camera_index(link.a), topology.camera_index(link.b)
+        ca, cb = table.cam[pairs[:, 0]], table.cam[pairs[:, 1]]
+        on = np.flatnonzero((((ca == i) & (cb == j)) | ((ca == j) & (cb == i))) & (gap > 0) & ~strong)
+        on = on[search.link_mask(ca[on], table.start[pairs[on, 0]], table.end[pairs[on, 0]], cb[on],
+                                 table.start[pairs[on, 1]], table.end[pairs[on, 1]])]
+        local = np.unique(pairs[on], return_inverse=True)[1].reshape(-1, 2)
+        confident = on[mutual_best(local, sims[on], int(local.max(initial=-1)) + 1)]
+        window = learn_window(gap[confident], link.fixed_min_s, link.fixed_max_s, config.transit_matches)
+        if window is not None:
+            windows[(link.a, link.b)] = window
+        line = window_report(link.a, link.b, window, len(confident), link.fixed_min_s, link.fixed_max_s,
+                             frozenset((link.a, link.b)) in listed)
+        if line is not None:
+            reports.append(line)
+    final = topology.with_windows(windows)
+    allowed = _allowed(pairs, table, final)
+    fixed_links = [LinkWindow(k.a, k.b, "config", overlap=k.overlap,
+                              min_s=None if k.overlap else (k.fixed_min_s or 0.0),
+                              max_s=final.overlap_gap_s if k.overlap and k.fixed_max_s is None else k.fixed_max_s)
+                   for k in topology.links if not k.learned]
+    return _Edges(pairs[allowed], sims[allowed].astype(np.float32), strong[allowed], final, chosen,
+                  fixed_links + reports, found, gates_began, evidence[allowed])
+
+
+def _evidence(sims: np.ndarray, competitors: np.ndarray, different: np.ndarray | None) -> np.ndarray:
+    """Merge priority of appearance edges: ``-log(m * P_D(s >= sim))``, the expected false merges of taking the
+    edge (``m`` competitors, ``P_D`` the share of different-person pairs at least this similar, counted with
+    one pseudo-pair so it is never 0), plus the similarity as a tie-break. A hand-over with one candidate then
+    merges before a look-alike across a long, busy gap, and the cannot-links it creates guard the later merges.
+    Without calibration evidence (``different`` None): the similarity alone."""
+    if different is None or not len(different):
+        return sims.astype(np.float64)
+    d = np.sort(np.asarray(different, np.float64))
+    tail = (len(d) - np.searchsorted(d, sims, side="left") + 1.0) / (len(d) + 1.0)
+    return -np.log(tail * np.maximum(competitors, 1)) + 1e-3 * sims
 
 
 def candidate_edges(tracklets: Sequence[Tracklet], topology: Topology,
@@ -217,8 +319,8 @@ def candidate_edges(tracklets: Sequence[Tracklet], topology: Topology,
     i < j, cosine similarities (E,))``."""
     rows, emb = _embeddings(tracklets)
     table = _Table.of(tracklets, topology)
-    pairs, sims, *_ = _edges(tracklets, table, topology, rows, emb, config or FusionConfig(), False)
-    return pairs, sims
+    edges = _edges(tracklets, table, topology, rows, emb, config or FusionConfig(), False)
+    return edges.pairs, edges.sims
 
 
 def candidate_graph(tracklets: Sequence[Tracklet], topology: Topology,
@@ -254,8 +356,15 @@ def _merge_check(table: _Table, topology: Topology):
 
 def fuse(tracklets: Sequence[Tracklet], topology: Topology, config: FusionConfig | None = None, *,
          progress: bool = False) -> list[GlobalIdentity]:
+    """Group tracklets into global identities: :func:`fuse_report` without the report."""
+    return fuse_report(tracklets, topology, config, progress=progress)[0]
+
+
+def fuse_report(tracklets: Sequence[Tracklet], topology: Topology, config: FusionConfig | None = None, *,
+                progress: bool = False) -> tuple[list[GlobalIdentity], FusionReport]:
     """Group tracklets into global identities (see the module docstring; ``config`` None: the defaults of
-    :class:`FusionConfig`). ``progress`` shows bars on long work.
+    :class:`FusionConfig`) and report the thresholds and transit windows applied. ``progress`` shows bars on
+    long work.
 
     Sets ``tracklet.global_id`` on every input tracklet and returns the identities ordered by global id.
     """
@@ -266,19 +375,24 @@ def fuse(tracklets: Sequence[Tracklet], topology: Topology, config: FusionConfig
         raise ValueError("fuse: tracklet keys (camera_id, track_id) must be unique")
     n = len(tracklets)
     if n == 0:
-        return []
+        return [], FusionReport()
     t0 = time.perf_counter()
     table = _Table.of(tracklets, topology)
     rows, emb = _embeddings(tracklets)
-    pairs, sims, strong, found, t1 = _edges(tracklets, table, topology, rows, emb, config, progress)
+    edges = _edges(tracklets, table, topology, rows, emb, config, progress)
+    pairs, sims, strong, t1 = edges.pairs, edges.sims, edges.strong, edges.gates_began
+    similarity = edges.thresholds["similarity"].value
     t2 = time.perf_counter()
     log.info("fusion: %d tracklets, %d candidate pairs (kNN above similarity %.2f, and by time), %d allowed by "
-             "the topology and evidence, %d of them strong", n, found, config.similarity, len(pairs), int(strong.sum()))
-    weights = sims.astype(np.float64)
+             "the topology and evidence, %d of them strong", n, edges.found, similarity, len(pairs),
+             int(strong.sum()))
+    weights = edges.evidence
+    notes = []
     if config.rerank and len(pairs):
         if len(rows) > config.rerank_max_n:
             log.warning("fusion: re-ranking skipped, %d tracklets > rerank_max_n=%d (dense O(n^2) memory)",
                         len(rows), config.rerank_max_n)
+            notes.append(f"re-ranking skipped: {len(rows)} tracklets > rerank_max_n {config.rerank_max_n}")
         else:
             position = np.full(n, -1, np.int64)
             position[rows] = np.arange(len(rows))
@@ -290,15 +404,17 @@ def fuse(tracklets: Sequence[Tracklet], topology: Topology, config: FusionConfig
     full_emb[rows] = emb
     flags = frozenset(config.low_quality_flags)
     attach = np.array([t.quality < config.min_quality or bool(t.flags & flags) for t in tracklets], bool)
-    labels = constrained_clusters(n, pairs, weights, _merge_check(table, topology), embeddings=full_emb,
-                                  linkage=config.linkage, threshold=config.similarity, attach_only=attach,
-                                  strong=strong,
-                                  progress=progress)
+    labels = constrained_clusters(n, pairs, weights, _merge_check(table, edges.topology), embeddings=full_emb,
+                                  linkage=config.linkage, threshold=similarity, attach_only=attach,
+                                  strong=strong, progress=progress)
     t3 = time.perf_counter()
     identities = _identities(tracklets, table, labels)
-    log.info("fusion timings (s): neighbours %.2f, gates %.2f, clustering %.2f, ids %.2f", t1 - t0, t2 - t1,
-             t3 - t2, time.perf_counter() - t3)
-    return identities
+    log.info("fusion timings (s): calibration and neighbours %.2f, gates %.2f, clustering %.2f, ids %.2f",
+             t1 - t0, t2 - t1, t3 - t2, time.perf_counter() - t3)
+    order = ("similarity", "overlap_similarity", "motion_similarity")
+    report = FusionReport(thresholds=tuple(edges.thresholds[k] for k in order), links=tuple(edges.windows),
+                          tracklets=n, identities=len(identities), notes=tuple(notes))
+    return identities, report
 
 
 def _identities(tracklets: Sequence[Tracklet], table: _Table, labels: np.ndarray) -> list[GlobalIdentity]:

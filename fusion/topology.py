@@ -7,7 +7,8 @@ rules, so fusion never loops over pairs in Python:
 * **may_link** (a direct graph edge; the person walked from one tracklet straight into the other):
   - same camera: never while overlapping in time; after a gap of at most ``reentry_max_s`` (re-entry, or a
     track broken by an occlusion);
-  - cameras with no link: never;
+  - cameras with no link: never (``unlisted: auto`` makes fusion learn a window for such a pair first, see
+    :meth:`Topology.learnable` and :mod:`fusion.calibration`; a pair without enough evidence stays unlinked);
   - transit link: never simultaneous; the gap from the earlier end to the later start lies in
     ``[min_s, max_s]`` (``None`` = 0 and unbounded);
   - overlap link: simultaneous is allowed (positions must agree when geometry is given, see below); one may
@@ -33,7 +34,7 @@ seconds counts as overlapping.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import networkx as nx
 import numpy as np
@@ -108,6 +109,8 @@ class Topology:
     reentry_max_s: float | None = _DEFAULTS.reentry_max_s
     max_ground_distance: float = _DEFAULTS.max_ground_distance
     sync_tolerance_s: float = _DEFAULTS.sync_tolerance_s
+    unlisted: str = "never"  # a hand-built topology means its links; camera sets default to TopologyConfig's auto
+    auto_max_s: float = _DEFAULTS.auto_max_s
 
     @classmethod
     def from_config(cls, config: CameraSetConfig) -> Topology:
@@ -118,7 +121,39 @@ class Topology:
         t = config.topology
         return cls([cam.id for cam in config.cameras], t.links, geometry, overlap_gap_s=t.overlap_gap_s,
                    reentry_max_s=t.reentry_max_s, max_ground_distance=t.max_ground_distance,
-                   sync_tolerance_s=t.sync_tolerance_s)
+                   sync_tolerance_s=t.sync_tolerance_s, unlisted=t.unlisted, auto_max_s=t.auto_max_s)
+
+    # ---- learned windows (see fusion.calibration) ------------------------------------------------------------
+    def learnable(self) -> list[Link]:
+        """The transit links whose window fusion learns: configured links with a bound left out (or 'auto'),
+        and with ``unlisted: auto`` one link per unlisted camera pair; each with its bounds as configured."""
+        listed = {frozenset((k.a, k.b)) for k in self.links}
+        out = [k for k in self.links if k.learned]
+        if self.unlisted == "auto":
+            out += [Link(a=a, b=b) for i, a in enumerate(self.cameras) for b in self.cameras[i + 1:]
+                    if frozenset((a, b)) not in listed]
+        return out
+
+    def search(self) -> Topology:
+        """This topology with every learnable link open over its search range: its fixed bounds, else 0 and
+        ``auto_max_s`` (where fusion looks for the confident matches a window is learned from)."""
+        windows = {(k.a, k.b): (k.fixed_min_s or 0.0, self.auto_max_s if k.fixed_max_s is None
+                                else k.fixed_max_s) for k in self.learnable()}
+        return self.with_windows(windows)
+
+    def with_windows(self, windows: Mapping[tuple[str, str], tuple[float, float] | None]) -> Topology:
+        """A copy whose learnable links get the given ``(min_s, max_s)`` windows; a pair missing from
+        ``windows`` (or None) keeps its configured bounds (0 and unbounded where left out), and an unlisted pair
+        without a window stays unlinked."""
+        listed = {frozenset((k.a, k.b)): k for k in self.links}
+        links = [k for k in self.links if not k.learned]
+        for k in self.learnable():
+            window = windows.get((k.a, k.b)) or windows.get((k.b, k.a))
+            if window is not None:
+                links.append(Link(a=k.a, b=k.b, min_s=float(window[0]), max_s=float(window[1])))
+            elif frozenset((k.a, k.b)) in listed:
+                links.append(Link(a=k.a, b=k.b, min_s=k.fixed_min_s, max_s=k.fixed_max_s))
+        return replace(self, links=tuple(links), unlisted="never")
 
     def __post_init__(self) -> None:
         self.cameras = tuple(self.cameras)
@@ -143,15 +178,15 @@ class Topology:
             default_max = self.overlap_gap_s if link.overlap else np.inf
             for a, b in ((i, j), (j, i)):
                 self.kind[a, b] = OVERLAP if link.overlap else TRANSIT
-                self.gap_min[a, b] = link.min_s or 0.0
-                self.gap_max[a, b] = default_max if link.max_s is None else link.max_s
+                self.gap_min[a, b] = link.fixed_min_s or 0.0
+                self.gap_max[a, b] = default_max if link.fixed_max_s is None else link.fixed_max_s
         for cam in self.geometry:
             if cam not in self._index:
                 raise MtmctError(f"topology geometry: unknown camera {cam!r}")
         # Shortest possible travel time between any two cameras: the lower bound of may_coexist.
         graph = nx.Graph()
         graph.add_nodes_from(range(n))
-        graph.add_weighted_edges_from((self._index[k.a], self._index[k.b], k.min_s or 0.0) for k in self.links)
+        graph.add_weighted_edges_from((self._index[k.a], self._index[k.b], k.fixed_min_s or 0.0) for k in self.links)
         self.min_travel = np.asarray(nx.floyd_warshall_numpy(graph, nodelist=range(n), weight="weight"))
         self.has_geometry = np.array([c in self.geometry for c in self.cameras], bool)
 

@@ -285,7 +285,8 @@ def test_property_no_identity_breaks_a_rule(seed, linkage):
 
 def test_planted_identities_recovered_on_easy_world():
     tracklets, truth, topo = random_world(7, own_look=3.0)
-    fuse(tracklets, topo, FusionConfig(similarity=0.55))
+    # fixed thresholds (the pre-calibration rule): a config number overrides calibration
+    fuse(tracklets, topo, FusionConfig(similarity=0.55, overlap_similarity=0.55, motion_similarity=0.3))
     gid = np.array([t.global_id for t in tracklets])
     # Purity: most of each identity belongs to one planted person.
     purity = sum(np.bincount(truth[gid == g]).max() for g in np.unique(gid)) / len(gid)

@@ -46,22 +46,29 @@ cameras:                            # one entry per camera; each runs in its own
   - id: c2
     source: c2/video.mp4
 topology:                           # a list of links, or this mapping of links and the time rules' knobs
-  links:                            # which camera pairs a person can pass between; unlisted pairs never link
+  links:                            # which camera pairs a person can pass between (unlisted pairs: see unlisted)
     - a: c1                         # the two cameras of the link (either order)
       b: c2                         # the other camera
       overlap: true                 # the views overlap: the same person is seen in both at the same time
-      min_s: null                   # windowed links only: fewest seconds from leaving a to entering b
-      max_s: null                   # windowed links only: most seconds; null: no upper bound
+      min_s: null                   # windowed links only: fewest seconds from leaving a to entering b; null/auto: learned
+      max_s: null                   # windowed links only: most seconds; null/auto: learned from confident matches
+  unlisted: auto                    # pairs with no link: auto = linked when the run's evidence is strong; never
+  auto_max_s: 60.0                  # longest transit searched when a window is learned
   overlap_gap_s: 2.0                # longest gap between tracklets of overlapping cameras that share no time
   reentry_max_s: null               # longest gap for a re-entry in one camera; null: any
   max_ground_distance: 1.5          # homographies: most ground distance (m) between one person's two views
   sync_tolerance_s: 0.2             # homographies: how close in time two samples must be to compare positions
 fusion:                             # how tracklets become global identities (FusionConfig)
-  similarity: 0.5                   # minimum appearance similarity of a link on looks alone
-  overlap_similarity: 0.55          # minimum similarity of a simultaneous pair in overlapping views
+  similarity: auto                  # minimum appearance similarity of a link on looks alone; auto: calibrated
+  overlap_similarity: auto          # minimum similarity of a simultaneous pair in overlapping views
   motion_gap_s: 2.0                 # longest gap (s) for a motion continuation in one camera; 0 disables
   motion_tolerance: 1.0             # box heights between the extrapolated end and the next start
-  motion_similarity: 0.3            # minimum similarity of a motion continuation (a veto)
+  motion_similarity: auto           # minimum similarity of a motion continuation (a veto)
+  false_merge_rate: 0.001           # calibration: share of different-person pairs that reach similarity
+  veto_false_rate: 0.1              # calibration: share of different-person pairs that pass the vetoes
+  competitors: true                 # thresholds rise with the tracklets competing across a gap
+  min_evidence: 10                  # fewest different-person pairs to calibrate from (else defaults)
+  transit_matches: 4                # fewest confident matches to learn a transit window from
   k: 10                             # appearance neighbours per tracklet
   linkage: average                  # average (resists chaining) or single (merges eagerly)
   rerank: false                     # order merges by k-reciprocal re-ranked distance

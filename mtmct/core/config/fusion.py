@@ -8,27 +8,45 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import Field, PlainSerializer, WithJsonSchema, WrapValidator
 
 from mtmct.core.config.base import Fraction, Int, NonNegative, StrictModel
 from mtmct.core.tracklet import SHORT, SMALL
 
 Similarity = Annotated[NonNegative, Field(le=1)]
+AUTO = "auto"
+
+
+def _auto_or(value, handler):
+    """``'auto'`` as is; anything else through the number's own checks (so errors name the key plainly)."""
+    return value if value == AUTO else handler(value)
+
+
+def or_auto(kind, schema: dict) -> object:
+    """``kind`` (a number type) that also accepts the word ``auto``."""
+    return Annotated[kind, WrapValidator(_auto_or), PlainSerializer(lambda v: v), WithJsonSchema({"anyOf": [schema, {"const": AUTO}]})]
+
+
+AutoSimilarity = or_auto(Similarity, {"type": "number", "minimum": 0, "maximum": 1})
+"""A similarity threshold, or ``auto``: chosen by ``fusion.calibration`` from this run's own evidence."""
 
 
 class FusionConfig(StrictModel):
     """How tracklets become global identities (see ``fusion/fusion.py``), each knob documented by its trade-off."""
 
-    similarity: Annotated[Similarity, Field(description=(
+    similarity: Annotated[AutoSimilarity, Field(description=(
         "Minimum cosine similarity of an appearance-only edge (a pair not seen together and not continuing each "
-        "other's motion), and of the average cross pair when merging with average linkage. Raising it splits "
-        "people whose look changes between cameras (light, pose) or who come back; lowering it merges "
-        "look-alikes who come one after the other. Set it from the ReID model's different-person similarities, "
-        "well above their bulk."))] = 0.5
-    overlap_similarity: Annotated[Similarity, Field(description=(
-        "Minimum similarity of a simultaneous pair on overlap-linked cameras, a strong edge. It can sit below "
-        "similarity because only the people in view at that moment compete; raising it splits a person whose "
-        "two views differ (size, angle), lowering it joins two people who cross the shared area together."))] = 0.55
+        "other's motion), and of the average cross pair when merging with average linkage. 'auto' (default): "
+        "the similarity that only false_merge_rate of this run's different-person pairs reach (see "
+        "fusion/calibration.py). A number fixes it: raising it splits people whose look changes between "
+        "cameras (light, pose) or who come back; lowering it merges look-alikes who come one after the "
+        "other."))] = AUTO
+    overlap_similarity: Annotated[AutoSimilarity, Field(description=(
+        "Minimum similarity of a simultaneous pair on overlap-linked cameras, a strong edge. 'auto' (default): "
+        "the similarity that only veto_false_rate of this run's different-person pairs reach; it sits below "
+        "similarity because only the people in view at that moment compete. A number fixes it: raising it "
+        "splits a person whose two views differ (size, angle), lowering it joins two people who cross the "
+        "shared area together."))] = AUTO
     motion_gap_s: Annotated[NonNegative, Field(description=(
         "Longest gap in seconds for a motion continuation within one camera (0 disables). The extrapolation "
         "gets less certain with the gap: raising it joins longer occlusions but risks taking a newcomer who "
@@ -36,9 +54,35 @@ class FusionConfig(StrictModel):
     motion_tolerance: Annotated[NonNegative, Field(description=(
         "Largest distance, in box heights, between the extrapolated end and the next start. Raising it forgives "
         "turns and jittery boxes but joins neighbours."))] = 1.0
-    motion_similarity: Annotated[Similarity, Field(description=(
-        "Minimum similarity of a motion continuation: a veto for clear changes of person, kept low because "
-        "fragments are often short and blurry."))] = 0.3
+    motion_similarity: Annotated[AutoSimilarity, Field(description=(
+        "Minimum similarity of a motion continuation: a veto for clear changes of person. 'auto' (default): as "
+        "overlap_similarity (in a crowd, people walking one behind the other continue each other's motion, "
+        "so the veto must know what different people look like here). A number fixes it; low values let "
+        "short, blurry fragments join, and let neighbours swap."))] = AUTO
+    false_merge_rate: Annotated[Annotated[Fraction, Field(gt=0, lt=1)], Field(description=(
+        "Calibration of similarity: the share of different-person pairs allowed to reach it (its expected "
+        "false-merge rate per candidate pair; with competitors, per tracklet). Chosen on mtmc-pets09-overlap, "
+        "checked on mtmc-pets09-gap2 and mtmc-tud-campus-gap2 (BENCHMARKS.md, fusion). Lower links fewer "
+        "look-alikes and fewer true returns: 0.01 fully links 12 of 16 people on pets09-gap2 but merges "
+        "look-alikes on pets09-overlap (IDF1 0.66 instead of 0.80)."))] = 0.001
+    veto_false_rate: Annotated[Annotated[Fraction, Field(gt=0, lt=1)], Field(description=(
+        "Calibration of overlap_similarity and motion_similarity: the share of different-person pairs that "
+        "pass the veto. Laxer than false_merge_rate because time and place already narrow these pairs to a "
+        "few candidates; lower vetoes more swaps and more true continuations."))] = 0.1
+    competitors: Annotated[bool, Field(strict=True, description=(
+        "Raise an appearance-only edge's threshold with the number of tracklets that compete for it: those "
+        "that start between the earlier one's end and the later one's start (each could be the person's real "
+        "continuation), so the expected false merges per tracklet, not per pair, stay at false_merge_rate. "
+        "Long gaps in a busy scene then need near-identical looks; off, every gap is judged alike."))] = True
+    min_evidence: Annotated[Int, Field(ge=1, description=(
+        "Fewest different-person pairs to calibrate from; with fewer, the thresholds fall back to the "
+        "defaults (similarity 0.5, overlap 0.55, motion 0.3) and the report says so. 10 is the fewest that can show "
+        "the veto quantile (1 in veto_false_rate); rarer quantiles than the evidence shows become its largest "
+        "similarity (conservative)."))] = 10
+    transit_matches: Annotated[Int, Field(ge=1, description=(
+        "Fewest confident matches (mutual best, above the calibrated similarity) to learn a link's transit "
+        "window from; with fewer, an auto link keeps its search range and an unlisted pair stays unlinked. "
+        "Raising it learns fewer, steadier windows."))] = 4
     k: Annotated[Int, Field(ge=0, description=(
         "Appearance neighbours per tracklet. More finds a person's tracklets among many look-alikes at the cost "
         "of time and edges."))] = 10

@@ -6,11 +6,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 
 from mtmct.core.config.base import NonNegative, Positive, StrictModel, Text, require_unique
+from mtmct.core.config.fusion import or_auto
+
+Bound = or_auto(NonNegative | None, {"anyOf": [{"type": "number", "minimum": 0}, {"type": "null"}]})
 
 
 class Link(StrictModel):
@@ -20,12 +23,15 @@ class Link(StrictModel):
     b: Annotated[Text, Field(description="The other camera (either order).")]
     overlap: Annotated[bool, Field(strict=True, description=(
         "The views overlap: the same person is seen in both at the same time."))] = False
-    min_s: Annotated[NonNegative | None, Field(description=(
-        "Windowed links: fewest seconds from leaving one camera to entering the other; null: 0. Raising it "
-        "rules out implausibly fast hand-overs (and look-alikes seen too soon)."))] = None
-    max_s: Annotated[NonNegative | None, Field(description=(
-        "Windowed links: most seconds; null: no upper bound (overlap links: topology.overlap_gap_s). Lowering "
-        "it rules out people who come much later, but splits those who linger."))] = None
+    min_s: Annotated[Bound, Field(description=(
+        "Windowed links: fewest seconds from leaving one camera to entering the other. Left out (or 'auto'): "
+        "learned from the run's confident matches (fusion/calibration.py), 0 when too few. A number fixes it: "
+        "raising it rules out implausibly fast hand-overs (and look-alikes seen too soon)."))] = None
+    max_s: Annotated[Bound, Field(description=(
+        "Windowed links: most seconds. Left out (or 'auto'): learned from the run's confident matches "
+        "(searched up to topology.auto_max_s), no upper bound when too few (overlap links: "
+        "topology.overlap_gap_s). A number fixes it: lowering it rules out people who come much later, but "
+        "splits those who linger."))] = None
 
     @model_validator(mode="after")
     def _consistent(self) -> Link:
@@ -34,9 +40,24 @@ class Link(StrictModel):
                              "(same-camera re-entry: topology.reentry_max_s)")
         if self.overlap and (self.min_s is not None or self.max_s is not None):
             raise ValueError("a link is either overlap: true or a min_s/max_s window, not both")
-        if self.min_s is not None and self.max_s is not None and self.min_s > self.max_s:
+        if isinstance(self.min_s, float) and isinstance(self.max_s, float) and self.min_s > self.max_s:
             raise ValueError(f"min_s {self.min_s:g} > max_s {self.max_s:g}")
         return self
+
+    @property
+    def fixed_min_s(self) -> float | None:
+        """min_s when the config fixes it, else None (learned)."""
+        return None if self.min_s in (None, "auto") else float(self.min_s)
+
+    @property
+    def fixed_max_s(self) -> float | None:
+        """max_s when the config fixes it, else None (learned)."""
+        return None if self.max_s in (None, "auto") else float(self.max_s)
+
+    @property
+    def learned(self) -> bool:
+        """A transit link with a bound left to fusion to learn."""
+        return not self.overlap and (self.fixed_min_s is None or self.fixed_max_s is None)
 
 
 LinkConfig = Link
@@ -47,7 +68,7 @@ class TopologyConfig(StrictModel):
     """Links between cameras and the time rules' knobs; the geometry (zones, homographies) sits on each camera."""
 
     links: Annotated[tuple[Link, ...], Field(description=(
-        "Which camera pairs a person can pass between; unlisted pairs never share a person."))] = ()
+        "Which camera pairs a person can pass between (unlisted pairs: see unlisted)."))] = ()
     overlap_gap_s: Annotated[NonNegative, Field(description=(
         "Longest gap in seconds between tracklets of overlap-linked cameras that do not share time (when the "
         "link gives no max_s). Raising it forgives tracker latency at the hand-over but lets two people who "
@@ -62,6 +83,17 @@ class TopologyConfig(StrictModel):
     sync_tolerance_s: Annotated[NonNegative, Field(description=(
         "How close in seconds two cameras' samples must be to compare positions; raise it for cameras whose "
         "clocks or frame rates differ."))] = 0.2
+
+    unlisted: Annotated[Literal["auto", "never"], Field(description=(
+        "Camera pairs with no link. 'auto' (default): linked like a link without a window when this run's "
+        "evidence is strong (at least fusion.transit_matches confident matches between them; the window is "
+        "learned from them), else never; a new site can start with no topology at all. 'never': only listed "
+        "pairs share people (no look-alike across unconnected buildings, but a forgotten link splits "
+        "everyone who takes it)."))] = "auto"
+    auto_max_s: Annotated[NonNegative, Field(description=(
+        "Longest transit in seconds searched for confident matches when a window is learned (links without "
+        "max_s, and unlisted pairs). Raising it finds slow walkers' transits but lets more look-alikes into "
+        "the evidence."))] = 60.0
 
     @field_validator("links")
     @classmethod
