@@ -72,25 +72,32 @@ def _run(config: Path, url: str, out: Path, run_id: str, *extra: str) -> subproc
                            "--max-frames", FRAMES, *extra], capture_output=True, text=True, timeout=600)
 
 
+def _wait_for_a_stored_camera(proc: subprocess.Popen, url: str, run_id: str) -> Repository:
+    """Poll the database until the running ``proc`` has stored a camera of ``run_id``: the moment to interrupt
+    it, with work both done and left. Fails if the run ends first."""
+    repo = None
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            repo = repo or Repository(open_database(url))
+            if repo.stored_cameras(run_id):
+                break
+        except Exception:  # noqa: BLE001 - the run has not registered itself yet
+            pass
+        time.sleep(0.1)
+    assert proc.poll() is None and repo is not None, "the run ended before it could be interrupted mid-way"
+    return repo
+
+
 @pytest.mark.slow
 def test_sigkill_then_resume_equals_uninterrupted_run(db_url, tmp_path):
     config = _config(tmp_path)
     proc = subprocess.Popen([MTMCT, "run", str(config), "--out", str(tmp_path / "a"), "--db", db_url,
                              "--run-id", "killed", "--max-frames", FRAMES],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    repo = None
     try:
-        deadline = time.monotonic() + 300
-        while time.monotonic() < deadline and proc.poll() is None:
-            try:
-                repo = repo or Repository(open_database(db_url))
-                if repo.stored_cameras("killed"):
-                    break
-            except Exception:  # noqa: BLE001 - the run has not registered itself yet
-                pass
-            time.sleep(0.2)
-        assert proc.poll() is None, "the run ended before it could be killed mid-way"
-        os.killpg(proc.pid, signal.SIGKILL)  # the driver and its Ray workers, no chance to clean up
+        repo = _wait_for_a_stored_camera(proc, db_url, "killed")
+        os.killpg(proc.pid, signal.SIGKILL)  # the driver and Ray's GCS and raylet: no chance to clean up
         proc.wait(timeout=30)
     finally:
         if proc.poll() is None:
@@ -204,28 +211,21 @@ def test_eight_cameras_on_two_cpus_run_to_the_end(eight):
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_signal_mid_run_stops_cleanly_and_resume_equals_uninterrupted_run(eight, sig):
     name, run_id = sig.name, sig.name.lower()
-    proc = subprocess.Popen(_run_eight(eight.config, eight.url, eight.folder / run_id, run_id),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
-    repo = None
+    logs = eight.folder / f"{run_id}.out", eight.folder / f"{run_id}.err"
+    with open(logs[0], "w") as stdout, open(logs[1], "w") as stderr:  # files: a full pipe would stall the run
+        proc = subprocess.Popen(_run_eight(eight.config, eight.url, eight.folder / run_id, run_id),
+                                stdout=stdout, stderr=stderr, start_new_session=True)
     try:
-        deadline = time.monotonic() + 300
-        while time.monotonic() < deadline and proc.poll() is None:
-            try:
-                repo = repo or Repository(open_database(eight.url))
-                if repo.stored_cameras(run_id):
-                    break
-            except Exception:  # noqa: BLE001 - the run has not registered itself yet
-                pass
-            time.sleep(0.1)
-        assert proc.poll() is None, "the run ended before it could be interrupted mid-way"
+        repo = _wait_for_a_stored_camera(proc, eight.url, run_id)
         sent = time.monotonic()
         os.killpg(proc.pid, sig)  # the whole group, Ray's own processes included, as a terminal or systemd does
-        out, err = proc.communicate(timeout=60)
+        proc.wait(timeout=60)
         stop_s = time.monotonic() - sent
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
+    out, err = logs[0].read_text(), logs[1].read_text()
 
     assert proc.returncode == 128 + sig, err[-3000:]
     assert stop_s < 10, f"{name}: {stop_s:.1f} s from the signal to the exit"
