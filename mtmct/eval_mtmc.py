@@ -312,3 +312,18 @@ def identity_metrics(gt_rows: Iterable[Row], pred_rows: Iterable[Row], min_share
         ids_per_person=_mean_size(ids_of), split_people=sum(len(v) > 1 for v in ids_of.values()),
         people_per_id=_mean_size(people_of), merged_ids=sum(len(v) > 1 for v in people_of.values()),
         pairs=cross_camera_pairs(multi, person_id, id_person), min_share=min_share)
+
+
+def identity_table(m: IdentityMetrics) -> str:
+    """The identity metrics of :func:`mtmct.eval_mtmc.identity_metrics` as a few lines of text."""
+    not_linked = f" (not linked: gt ids {', '.join(map(str, m.not_linked))})" if m.not_linked else ""
+    lines = [f"people in >1 camera   {m.fully_linked} of {m.multi_camera} fully linked{not_linked}, "
+             f"{m.linked_alone} by an id of their own",
+             f"ids per person        {m.ids_per_person:.2f} ({m.split_people} of {m.people} people split)",
+             f"people per id         {m.people_per_id:.2f} ({m.merged_ids} of {m.pred_ids} ids merge people)",
+             f"{'camera pair':<16}" + "".join(f"{k:>10}" for k in ("found", "missed", "wrong"))]
+    rows = [(pair.replace("|", "-"), c.found, c.missed, c.wrong) for pair, c in m.pairs.items()]
+    if len(rows) != 1:
+        rows.append(("ALL", m.pairs_found, m.pairs_missed, m.pairs_wrong))
+    lines += [f"{name:<16}{found:>10d}{missed:>10d}{wrong:>10d}" for name, found, missed, wrong in rows]
+    return "\n".join(lines)

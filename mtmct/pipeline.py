@@ -32,10 +32,11 @@ import numpy as np
 import yaml
 
 from cameras.camera_actor import CameraResult, CameraWorker, run_camera_actors
-from fusion.fusion import fuse
+from fusion.fusion import fuse_report
 from fusion.topology import Topology
 from mtmct.core.camera_config import CameraSetConfig, load_camera_config
 from mtmct.core.errors import MtmctError
+from mtmct.core.fusion_report import FusionReport
 from mtmct.core.tracklet import GlobalIdentity, Tracklet
 from storage import Repository, open_database, resolve_url
 
@@ -50,6 +51,7 @@ class RunResult:
     cameras: list[CameraResult]
     identities: list[GlobalIdentity] = field(default_factory=list)
     tracklets: list[Tracklet] = field(default_factory=list)
+    fusion: FusionReport | None = None  # thresholds and transit windows fusion applied, and where they came from
     wall_s: float = 0.0
     fusion_s: float = 0.0
 
@@ -283,10 +285,10 @@ def _run(config: str | Path | CameraSetConfig, out: str | Path, ray_address: str
     # one order whatever path produced them, so a resumed run fuses exactly like an uninterrupted one
     tracklets = sorted((t for res in results for t in res.tracklets), key=lambda t: (order[t.camera_id], t.track_id))
     t0 = time.perf_counter()
-    identities = fuse(tracklets, topology, cfg.fusion)
+    identities, report = fuse_report(tracklets, topology, cfg.fusion)
     fusion_s = time.perf_counter() - t0
-    result = RunResult(run_id, url, out, results, identities, tracklets, fusion_s=fusion_s)
-    repo.write_identities(run_id, identities)
+    result = RunResult(run_id, url, out, results, identities, tracklets, fusion=report, fusion_s=fusion_s)
+    repo.write_identities(run_id, identities, report=report)  # the ids and what fusion chose, in one transaction
     write_outputs(result)
     repo.finish_run(run_id, "failed" if all(r.error for r in results) else "finished")
     result.wall_s = time.perf_counter() - start

@@ -137,3 +137,40 @@ def test_zero_cpus_or_frames_is_a_one_line_error_before_anything_runs(tmp_path, 
     res = cli("run", str(config), "--out", str(tmp_path / "out"), flag, "0")
     assert res.returncode == 2 and res.stderr == f"mtmct run: error: {flag} must be at least 1, got 0\n"
     assert not (tmp_path / "out").exists()
+
+
+def test_missing_gt_is_a_one_line_error_before_anything_runs(tmp_path):
+    config = tmp_path / "cameras.yaml"
+    config.write_text(CAMERAS)
+    res = cli("run", str(config), "--out", str(tmp_path / "out"), "--gt", str(tmp_path / "none.txt"))
+    assert res.returncode == 2 and res.stderr == f"mtmct run: error: --gt {tmp_path / 'none.txt'} does not exist\n"
+    assert not (tmp_path / "out").exists()
+
+
+def test_summary_shows_what_fusion_chose_and_the_scores_against_gt(tmp_path):
+    """The example non-overlapping set (71 frames a camera): the summary prints each threshold with its source and
+    the learned window, exactly as stored with the run, and `--gt` adds the same scores `mtmct eval mtmc` gives."""
+    from storage import Repository, open_database
+
+    gt = shared_path("data", "mtmc-tud-campus-gap2", "mtmc_gt.txt")
+    out = tmp_path / "out"
+    res = cli("run", str(ROOT / "configs" / "cameras" / "tud-campus-gap2.yaml"), "--out", str(out), "--gt", str(gt))
+    assert res.returncode == 0, res.stderr
+    db = open_database(f"sqlite:///{out / 'mtmct.db'}")
+    try:
+        report = Repository(db).fusion_report("tud-campus-gap2")
+    finally:
+        db.close()
+    assert report is not None and report.thresholds and report.links
+    lines = res.stdout.splitlines()
+    shown = next(line for line in lines if line.startswith("fusion thresholds: "))
+    for t in report.thresholds:
+        assert f"{t.name} {t.value:.3f} ({t.source}" in shown
+    for link in report.links:
+        assert any(line.startswith(f"link {link.a}-{link.b}: ") and f"({link.source}" in line for line in lines)
+    evaluated = cli("eval", "mtmc", "--gt", str(gt), "--pred", str(out / "mtmct_result.txt"))
+    assert evaluated.returncode == 0, evaluated.stderr
+    idf1 = next(line for line in lines if line.startswith("cross-camera IDF1 "))
+    assert idf1.split(",")[0].split()[-1] == evaluated.stdout.split("ALL (global ids)")[1].split()[0]
+    fully = next(line for line in lines if "fully linked" in line)
+    assert fully in evaluated.stdout

@@ -40,6 +40,7 @@ QUERIES = {  # everything a run stores, without its run id, in a stable order
              "ORDER BY camera_id, track_id, idx",
     "identities": "SELECT global_id, n_cameras, n_tracklets, first_time, last_time FROM identities "
                   "WHERE run_id = :r ORDER BY global_id",
+    "fusion_report": "SELECT fusion_report FROM runs WHERE id = :r",  # what fusion chose, stored with the run
 }
 
 

@@ -17,6 +17,7 @@ from mtmct.core.errors import MtmctError
 ROOT = Path(__file__).resolve().parents[2]
 DEMOS = {  # config -> ground truth (relative to the config's folder) or None
     "pets09-overlap": "../../../shared/data/mtmc-pets09-overlap/mtmc_gt.txt",
+    "tud-campus-gap2": "../../../shared/data/mtmc-tud-campus-gap2/mtmc_gt.txt",  # cameras that do not overlap
     "epfl-lab-2cam": None,
 }
 
@@ -54,8 +55,8 @@ def _check_inputs(config) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from mtmct.core.camera_config import load_camera_config
-    from mtmct.eval_mtmc import evaluate_mtmc, read_mtmc
     from mtmct.pipeline import RunInterrupted, run_cameras
+    from mtmct.run_summary import camera_lines, evaluation_lines, fusion_lines
     from storage.engine import safe_url
 
     mtmct = command_name()
@@ -71,16 +72,10 @@ def run(args: argparse.Namespace) -> int:
         except RunInterrupted as stop:  # Ctrl-C / SIGTERM: one line and the shell's code (130 / 143), as `run`
             print(f"mtmct demo: {stop}", file=sys.stderr, flush=True)
             return stop.exit_code
-        for cam in result.cameras:
-            print(f"   camera {cam.camera_id}: {cam.frames} frames, {len(cam.tracklets)} tracklets"
-                  + (f", error: {cam.error}" if cam.error else ""))
-        multi = sum(1 for i in result.identities if len(i.cameras) > 1)
-        print(f"   {len(result.identities)} global identities, {multi} seen by both cameras")
+        lines = camera_lines(result) + fusion_lines(result.fusion)
         if DEMOS[name] and not args.max_frames:
-            gt = (configs[name].parent / DEMOS[name]).resolve()
-            scores = evaluate_mtmc(read_mtmc(gt), read_mtmc(result.result_file))
-            print(f"   cross-camera IDF1 {scores['idf1']:.3f}, IDP {scores['idp']:.3f}, IDR {scores['idr']:.3f}, "
-                  f"MOTA {scores['mota']:.3f} against {gt.name}")
+            lines += evaluation_lines((configs[name].parent / DEMOS[name]).resolve(), result.result_file)
+        print("\n".join(f"   {line}" for line in lines))
         print(f"   outputs in {out.resolve()}:")
         print("     mtmct_result.txt (camera,global_id,frame,x,y,w,h), cameras/<camera>.txt (MOT, local ids),")
         print("     tracklets.jsonl + tracklets.npz (embeddings), crops/ (JPEG crops per tracklet)")

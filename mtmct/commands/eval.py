@@ -82,7 +82,7 @@ def run_mot(args: argparse.Namespace) -> int:
 
 
 def run_mtmc(args: argparse.Namespace) -> int:
-    from mtmct.eval_mtmc import evaluate_mtmc, identity_metrics, read_mtmc
+    from mtmct.eval_mtmc import evaluate_mtmc, identity_metrics, identity_table, read_mtmc
 
     for label, path in (("ground truth", args.gt), ("predictions", args.pred)):
         if not Path(path).is_file():
@@ -101,21 +101,6 @@ def run_mtmc(args: argparse.Namespace) -> int:
     print()
     print(identity_table(identity))
     return 0
-
-
-def identity_table(m) -> str:
-    """The identity metrics of :func:`mtmct.eval_mtmc.identity_metrics` as a few lines of text."""
-    not_linked = f" (not linked: gt ids {', '.join(map(str, m.not_linked))})" if m.not_linked else ""
-    lines = [f"people in >1 camera   {m.fully_linked} of {m.multi_camera} fully linked{not_linked}, "
-             f"{m.linked_alone} by an id of their own",
-             f"ids per person        {m.ids_per_person:.2f} ({m.split_people} of {m.people} people split)",
-             f"people per id         {m.people_per_id:.2f} ({m.merged_ids} of {m.pred_ids} ids merge people)",
-             f"{'camera pair':<16}" + "".join(f"{k:>10}" for k in ("found", "missed", "wrong"))]
-    rows = [(pair.replace("|", "-"), c.found, c.missed, c.wrong) for pair, c in m.pairs.items()]
-    if len(rows) != 1:
-        rows.append(("ALL", m.pairs_found, m.pairs_missed, m.pairs_wrong))
-    lines += [f"{name:<16}{found:>10d}{missed:>10d}{wrong:>10d}" for name, found, missed, wrong in rows]
-    return "\n".join(lines)
 
 
 def run_reid(args: argparse.Namespace) -> int:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -25,6 +26,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                                 "postgresql+psycopg://user@host/db")
     p.add_argument("--run-id", help="id of this run in the database (default: the config's name); "
                                     "re-running an id replaces it")
+    p.add_argument("--gt", help="ground truth (camera,global_id,frame,x,y,w,h, e.g. mtmc_gt.txt): the summary adds "
+                                "cross-camera IDF1 and who was linked, split or merged, as `mtmct eval mtmc` does")
     p.add_argument("--resume", action="store_true",
                    help="finish an interrupted run (Ctrl-C, SIGTERM, a crash): skip its stored cameras")
     p.set_defaults(run=run)
@@ -38,9 +41,12 @@ def run(args: argparse.Namespace) -> int:
         raise MtmctError(f"--max-frames must be at least 1, got {args.max_frames}")
     if args.num_cpus is not None and args.num_cpus < 1:
         raise MtmctError(f"--num-cpus must be at least 1, got {args.num_cpus}")
+    if args.gt is not None and not Path(args.gt).is_file():
+        raise MtmctError(f"--gt {args.gt} does not exist")
     config = load_camera_config(args.config)  # every section checked before Ray, models or the database load
 
     from mtmct.pipeline import RunInterrupted, run_cameras
+    from mtmct.run_summary import camera_lines, evaluation_lines, fusion_lines
     from storage.engine import safe_url
 
     try:
@@ -50,13 +56,10 @@ def run(args: argparse.Namespace) -> int:
         resume = "; finish with --resume" if stop.run_id is not None else ""
         print(f"mtmct run: {stop}{resume}", file=sys.stderr, flush=True)
         return stop.exit_code
-    for cam in result.cameras:
-        status = f"error: {cam.error}" if cam.error else "ok"
-        fps = cam.frames / cam.wall_s if cam.wall_s else 0.0
-        print(f"camera {cam.camera_id}: {cam.frames} frames, {len(cam.tracklets)} tracklets, {fps:.1f} frames/s, {status}")
-    multi = sum(1 for i in result.identities if len(i.cameras) > 1)
-    print(f"{len(result.identities)} global identities ({multi} seen by more than one camera), "
-          f"fusion {result.fusion_s:.2f} s, total {result.wall_s:.1f} s")
+    lines = camera_lines(result) + fusion_lines(result.fusion)
+    if args.gt is not None:
+        lines += evaluation_lines(args.gt, result.result_file)
+    print("\n".join(lines))
     print(f"results: {result.result_file}")
     print(f"database: run '{result.run_id}' in {safe_url(result.db_url)}")
     if result.failed:
