@@ -22,6 +22,7 @@ import pytest
 from conftest import ROOT, shared_path
 
 from mtmct.eval_mtmc import evaluate_mtmc, identity_metrics, read_mtmc
+from mtmct.core.boxes import iou, tlwh_to_xyxy
 from mtmct.core.mot_io import read_mot
 from mtmct.pipeline import run_cameras
 
@@ -73,14 +74,6 @@ def test_query_by_a_crop_from_c1_finds_its_identity_in_both_cameras(golden, pg_u
     _query_crop_from_c1_finds_its_identity_in_both_cameras(data, result, pg_url, tmp_path)
 
 
-def _iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """IoU of one tlwh box against rows of tlwh boxes."""
-    x0, y0 = np.maximum(a[0], b[:, 0]), np.maximum(a[1], b[:, 1])
-    x1, y1 = np.minimum(a[0] + a[2], b[:, 0] + b[:, 2]), np.minimum(a[1] + a[3], b[:, 1] + b[:, 3])
-    inter = np.clip(x1 - x0, 0, None) * np.clip(y1 - y0, 0, None)
-    return inter / (a[2] * a[3] + b[:, 2] * b[:, 3] - inter)
-
-
 def _query_crop_from_c1_finds_its_identity_in_both_cameras(data: Path, result, db_url: str, tmp_path: Path) -> None:
     """The storage acceptance: `mtmct query` with a crop of a person cut from c1's video returns that person's
     global identity first, with both cameras. The person is chosen by rule, not by hand: the largest gt box in
@@ -92,8 +85,9 @@ def _query_crop_from_c1_finds_its_identity_in_both_cameras(data: Path, result, d
     candidates = gt1[np.isin(gt1[:, 1], both)]
     for row in candidates[np.argsort(-candidates[:, 5])]:
         here = pred[pred[:, 1] == row[0]]
-        if len(here) and _iou(row[2:6], here[:, 2:6]).max() >= 0.5:
-            expected = int(here[np.argmax(_iou(row[2:6], here[:, 2:6])), 0])
+        overlaps = iou(tlwh_to_xyxy(row[2:6]), tlwh_to_xyxy(here[:, 2:6]))[0] if len(here) else here[:, 0]
+        if len(here) and overlaps.max() >= 0.5:
+            expected = int(here[np.argmax(overlaps), 0])
             break
     else:
         pytest.fail("no gt person of c1 was tracked")
