@@ -10,7 +10,9 @@
    cameras see the same person at the same instant), and a *motion continuation* in one camera (the later
    tracklet starts where the earlier one, extrapolated at its last velocity, would be: within
    ``motion_tolerance`` box heights, see :mod:`fusion.motion`) whose appearance does not contradict it
-   (``motion_similarity``). Every other pair is appearance alone, and many people compete for it over time.
+   (``motion_similarity``). So is a *hand-over* inside a learned transit window (rule 6 of
+   :mod:`fusion.calibration`: each end's best successor and predecessor there, above the veto for its few
+   competitors). Every other pair is appearance alone, and many people compete for it over time.
 3. The topology's time and camera rules are applied to the candidate arrays at once
    (:meth:`Topology.link_mask`); geometry, where configured, pair by pair on the survivors.
 4. :func:`~fusion.clustering.constrained_clusters` merges along strong edges first (low-quality tracklets
@@ -36,8 +38,8 @@ import networkx as nx
 import numpy as np
 from tqdm import tqdm
 
-from fusion.calibration import (competitor_thresholds, learn_window, mutual_best, subsample, thresholds,
-                                window_report)
+from fusion.calibration import (competitor_thresholds, handover_best, learn_window, mutual_best, subsample, tail_share,
+                                thresholds, window_competitors, window_report)
 from fusion.clustering import constrained_clusters, edge_graph
 from fusion.motion import continuity_error, end_states
 from fusion.rerank import cosine_distance, rerank_set
@@ -177,6 +179,33 @@ def _time_candidates(cam: np.ndarray, start: np.ndarray, end: np.ndarray, topolo
     return np.concatenate(found) if found else np.zeros((0, 2), np.int64)
 
 
+def _once(pairs: np.ndarray, n: int, rank: np.ndarray) -> np.ndarray:
+    """Positions keeping each pair (rows ``i < j`` below ``n``) once: of its copies, the one lowest in
+    ``rank`` (then the first)."""
+    if not len(pairs):
+        return np.zeros(0, np.int64)
+    key = pairs[:, 0] * n + pairs[:, 1]
+    order = np.lexsort((rank, key))
+    first = np.ones(len(order), bool)
+    first[1:] = key[order][1:] != key[order][:-1]
+    return order[first]
+
+
+def _transit_pairs(cam: np.ndarray, start: np.ndarray, end: np.ndarray, topology: Topology,
+                   windows: dict[tuple[str, str], tuple[float, float]]) -> np.ndarray:
+    """Pairs (positions, ``i < j``) on the two cameras of each learned window whose gap lies inside it (a sweep
+    per link, so the cost is the number of pairs found)."""
+    found = []
+    for (ca, cb), (lo, hi) in windows.items():
+        i, j = topology.camera_index(ca), topology.camera_index(cb)
+        rows = np.flatnonzero((cam == i) | (cam == j))
+        p = rows[time_pairs(np.zeros(len(rows), np.int64), start[rows], end[rows], hi)]
+        p = p[cam[p[:, 0]] != cam[p[:, 1]]]
+        gap = np.maximum(start[p[:, 1]] - end[p[:, 0]], start[p[:, 0]] - end[p[:, 1]])
+        found.append(p[(gap > 0) & (gap >= lo)])
+    return np.concatenate(found) if found else np.zeros((0, 2), np.int64)
+
+
 @dataclass
 class _Edges:
     """What :func:`_edges` decided: allowed edges, the topology with learned windows, and the report's parts."""
@@ -249,13 +278,8 @@ def _edges(tracklets: Sequence[Tracklet], table: _Table, topology: Topology, row
     pairs = np.concatenate([knn, timed])
     sims = np.concatenate([knn_sims.astype(np.float64), tsims])
     strong = np.concatenate([np.zeros(len(knn), bool), tstrong])
-    if len(pairs):
-        key = pairs[:, 0] * m + pairs[:, 1]
-        order = np.lexsort((~strong, key))  # a time-proposed (maybe strong) copy wins over the kNN copy
-        key, pairs, sims, strong = key[order], pairs[order], sims[order], strong[order]
-        first = np.ones(len(key), bool)
-        first[1:] = key[1:] != key[:-1]
-        pairs, sims, strong = pairs[first], sims[first], strong[first]
+    once = _once(pairs, m, ~strong)  # a time-proposed (maybe strong) copy wins over the kNN copy
+    pairs, sims, strong = pairs[once], sims[once], strong[once]
     found, gates_began = len(pairs), time.perf_counter()
     a, b = pairs[:, 0], pairs[:, 1]
     gap = np.maximum(start[b] - end[a], start[a] - end[b])
@@ -269,9 +293,12 @@ def _edges(tracklets: Sequence[Tracklet], table: _Table, topology: Topology, row
         competitors[sequential] = _per_camera_counts(
             cam, start, cam[later[sequential]], end[earlier[sequential]], start[later[sequential]])
         need = competitor_thresholds(different, competitors, config.false_merge_rate, similarity)
-    keep = strong | (sims >= need)
+    passed = strong | (sims >= need)
+    # cross-camera pairs above the appearance threshold stay for now: windows are learned from them, and those
+    # that end as hand-overs (below) do not compete with every newcomer across the gap
+    keep = passed | ((cam[a] != cam[b]) & (gap > 0) & (sims >= similarity))
     evidence = _evidence(sims, competitors, different if calibrated else None)[keep]
-    pairs, sims, strong, gap = rows[pairs[keep]], sims[keep], strong[keep], gap[keep]
+    pairs, sims, strong, gap, passed = rows[pairs[keep]], sims[keep], strong[keep], gap[keep], passed[keep]
     # transit windows from confident matches: cross-camera, sequential, mutual best on their camera pair
     windows, reports = {}, []
     listed = {frozenset((k.a, k.b)) for k in topology.links}
@@ -291,7 +318,36 @@ def _edges(tracklets: Sequence[Tracklet], table: _Table, topology: Topology, row
         if line is not None:
             reports.append(line)
     final = topology.with_windows(windows)
+    # hand-overs: every pair inside a transit window, each side's best (successor, predecessor) above the veto
+    extra = _transit_pairs(cam, start, end, final, windows)
+    if len(extra):
+        esims = _pair_sims(emb, extra).astype(np.float64)
+        extra = rows[extra]
+        egap = np.maximum(table.start[extra[:, 1]] - table.end[extra[:, 0]],
+                          table.start[extra[:, 0]] - table.end[extra[:, 1]])
+        pairs, sims = np.concatenate([pairs, extra]), np.concatenate([sims, esims])
+        gap = np.concatenate([gap, egap])
+        proposed = np.arange(len(pairs)) < len(strong)
+        strong, passed = np.pad(strong, (0, len(extra))), np.pad(passed, (0, len(extra)))
+        evidence = np.concatenate([evidence, _evidence(esims, np.ones(len(extra), np.int64),
+                                                       different if calibrated else None)])
+        once = _once(pairs, len(tracklets), ~proposed)  # a pair already proposed keeps its evidence
+        pairs, sims, strong, gap, passed, evidence = (x[once] for x in (pairs, sims, strong, gap, passed, evidence))
     allowed = _allowed(pairs, table, final)
+    learned = np.zeros((len(final.cameras),) * 2, bool)
+    for ca, cb in windows:
+        learned[final.camera_index(ca), final.camera_index(cb)] = learned[final.camera_index(cb),
+                                                                          final.camera_index(ca)] = True
+    sequential = allowed & ~strong & (gap > 0) & learned[table.cam[pairs[:, 0]], table.cam[pairs[:, 1]]]
+    handover = handover_best(pairs, sims, table.start, sequential)
+    if calibrated:  # rule 6: the veto rate per tracklet, over the hand-overs either end could have taken
+        need = competitor_thresholds(different, window_competitors(pairs, table.start, sequential),
+                                     config.veto_false_rate, overlap_thr)
+        handover &= sims >= need
+    else:
+        handover &= sims >= overlap_thr
+    strong = strong | handover
+    allowed &= strong | passed
     fixed_links = [LinkWindow(k.a, k.b, "config", overlap=k.overlap,
                               min_s=None if k.overlap else (k.fixed_min_s or 0.0),
                               max_s=final.overlap_gap_s if k.overlap and k.fixed_max_s is None else k.fixed_max_s)
@@ -302,14 +358,14 @@ def _edges(tracklets: Sequence[Tracklet], table: _Table, topology: Topology, row
 
 def _evidence(sims: np.ndarray, competitors: np.ndarray, different: np.ndarray | None) -> np.ndarray:
     """Merge priority of appearance edges: ``-log(m * P_D(s >= sim))``, the expected false merges of taking the
-    edge (``m`` competitors, ``P_D`` the share of different-person pairs at least this similar, counted with
-    one pseudo-pair so it is never 0), plus the similarity as a tie-break. A hand-over with one candidate then
-    merges before a look-alike across a long, busy gap, and the cannot-links it creates guard the later merges.
+    edge (``m`` competitors, ``P_D`` the share of different-person pairs at least this similar, beyond the top of
+    the evidence from its exponential tail so it is never 0: :func:`~fusion.calibration.tail_share`), plus the
+    similarity as a tie-break. A hand-over with one candidate then merges before a look-alike across a long, busy
+    gap, and the cannot-links it creates guard the later merges.
     Without calibration evidence (``different`` None): the similarity alone."""
     if different is None or not len(different):
         return sims.astype(np.float64)
-    d = np.sort(np.asarray(different, np.float64))
-    tail = (len(d) - np.searchsorted(d, sims, side="left") + 1.0) / (len(d) + 1.0)
+    tail = np.maximum(tail_share(different, sims), 1e-300)
     return -np.log(tail * np.maximum(competitors, 1)) + 1e-3 * sims
 
 

@@ -6,12 +6,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fusion.calibration import competitor_thresholds, learn_window, mutual_best, thresholds
+from fusion.calibration import (competitor_thresholds, handover_best, learn_window, mutual_best, tail_share,
+                                thresholds)
 from fusion.fusion import fuse, fuse_report
 from fusion.topology import Topology
 from mtmct.core.config.fusion import FusionConfig
 from mtmct.core.config.topology import Link, TopologyConfig
-from mtmct.core.tracklet import Tracklet
+from mtmct.core.tracklet import SMALL, Tracklet
 
 AUTO = {"similarity": "auto", "overlap_similarity": "auto", "motion_similarity": "auto"}
 
@@ -38,11 +39,22 @@ def test_too_little_evidence_falls_back_and_a_config_number_wins():
     assert (t["overlap_similarity"].value, t["overlap_similarity"].source) == (0.55, "default")
 
 
-def test_competitors_raise_the_threshold_up_to_the_largest_different_pair():
+def test_competitors_raise_the_threshold_past_the_evidence_by_its_exponential_tail():
     different = np.linspace(0.0, 0.99, 100)
     need = competitor_thresholds(different, np.array([1, 10, 1000]), 0.1, floor=0.0)
-    # 1 - 0.1/1 = 0.9 -> 0.891; 1 - 0.1/10 = 0.99 -> 0.9801; past the evidence -> its largest value 0.99
-    assert need == pytest.approx([0.891, 0.9801, 0.99], abs=2e-3)
+    # 1 - 0.1/1 = 0.9 -> empirical 0.891. Beyond the top 10 values: u = 0.89, mean excess of 0.90..0.99 over it
+    # 0.055, so 0.1/10 -> 0.89 + 0.055 ln(0.1 / 0.01) = 1.0166 and 0.1/1000 -> 0.89 + 0.055 ln(1000) = 1.2699
+    assert need == pytest.approx([0.891, 0.89 + 0.055 * np.log(10), 0.89 + 0.055 * np.log(1000)], abs=2e-3)
+    share = tail_share(different, np.array([0.5, 0.89 + 0.055 * np.log(10)]))
+    assert share == pytest.approx([0.5, 0.01])  # empirical below the tail (0.50..0.99: 50 of 100), the tail above
+
+
+def test_handover_best_takes_each_side_best_successor_and_predecessor():
+    start = np.array([0.0, 0.0, 10.0, 10.0])  # 0, 1 leave; 2, 3 arrive
+    pairs = np.array([[0, 2], [0, 3], [1, 3]])
+    sims = np.array([0.6, 0.7, 0.9])  # 0's best successor is 3, but 3's best predecessor is 1
+    assert handover_best(pairs, sims, start, np.ones(3, bool)).tolist() == [False, False, True]
+    assert handover_best(pairs, sims, start, np.array([True, True, False])).tolist() == [False, True, False]
 
 
 def test_mutual_best_keeps_pairs_both_ends_prefer():
@@ -67,12 +79,12 @@ def _walker(cam: str, tid: int, t0: float, look: np.ndarray, dur: float = 3.0) -
     return Tracklet(cam, tid, 0, np.arange(1, len(times) + 1), times, boxes, np.ones(len(times)), look)
 
 
-def test_fuse_report_learns_the_transit_window_of_an_unlisted_pair():
-    """Twelve people walk c1 -> c2 with a 5 s transit, each with their own look; two people walk in c1 at once
-    in each of many moments (the different-person evidence). No link is configured: unlisted auto learns one."""
+def _corridor(people: int) -> list[Tracklet]:
+    """People walk c1 -> c2 with a 5 s transit, each with their own look, and beside each in c1 someone else
+    (the different-person evidence): per person its c1 and c2 tracklets, then the other one."""
     rng = np.random.default_rng(0)
     tracklets = []
-    for p in range(12):
+    for p in range(people):
         look = rng.standard_normal(64)
         look /= np.linalg.norm(look)
         t0 = 20.0 * p
@@ -81,6 +93,13 @@ def test_fuse_report_learns_the_transit_window_of_an_unlisted_pair():
         tracklets.append(_walker("c2", p + 1, t0 + 3.0 + 5.0, look + noise[1]))
         other = rng.standard_normal(64)
         tracklets.append(_walker("c1", 100 + p, t0, other / np.linalg.norm(other)))
+    return tracklets
+
+
+def test_fuse_report_learns_the_transit_window_of_an_unlisted_pair():
+    """Twelve people walk c1 -> c2 with a 5 s transit, each with their own look; two people walk in c1 at once
+    in each of many moments (the different-person evidence). No link is configured: unlisted auto learns one."""
+    tracklets = _corridor(12)
     topology = Topology(["c1", "c2"], (), unlisted=TopologyConfig().unlisted)
     identities, report = fuse_report(tracklets, topology, FusionConfig())
     window = report.links[0]
@@ -97,3 +116,12 @@ def test_link_bounds_left_out_or_auto_are_learned_numbers_fixed():
     assert Link(a="x", b="y").learned and Link(a="x", b="y", max_s="auto").learned
     assert not Link(a="x", b="y", min_s=1, max_s=5).learned and not Link(a="x", b="y", overlap=True).learned
     assert Link(a="x", b="y", min_s=2, max_s="auto").fixed_min_s == 2.0
+
+
+def test_a_handover_inside_the_learned_window_links_two_small_tracklets():
+    """As above, and the thirteenth person seen small in both cameras: appearance alone never joins two
+    attach-only tracklets, but inside the learned window, each the other's best, they are a hand-over."""
+    tracklets = _corridor(13)
+    tracklets[36].flags = tracklets[37].flags = frozenset({SMALL})
+    fuse(tracklets, Topology(["c1", "c2"], (), unlisted=TopologyConfig().unlisted), FusionConfig())
+    assert tracklets[36].global_id == tracklets[37].global_id
