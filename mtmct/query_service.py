@@ -46,6 +46,8 @@ log = logging.getLogger(__name__)
 
 Mode = Literal["auto", "crop", "scene"]
 MODES = ("auto", "crop", "scene")
+MAX_PIXELS = 50_000_000  # decoded images: a 50-megapixel photo decodes to 150 MB; a larger one is refused from its
+# header (raise it with $MTMCT_MAX_PIXELS for bigger photos, at 3 bytes a pixel of server memory per upload)
 LARGE_PX = 1000  # auto: a longer side than this is a photo of a scene, not a cut-out person
 CROP_AREA = 0.5  # auto: a person box covering more of the image than this makes the image a crop
 FAISS_THREADS = 1  # one query is memory-bound: an OpenMP team costs more than it saves (p99 of one query on 10^4
@@ -195,8 +197,66 @@ class QueryService:
             return table.setdefault(key, _Slot())
 
 
-def read_image(image: str | os.PathLike[str] | bytes | np.ndarray) -> np.ndarray:
-    """A BGR image from a path, encoded bytes or an array; MtmctError when it is not an image."""
+class ImageTooLarge(MtmctError):
+    """An image whose header declares more pixels than the limit (refused before it is decoded)."""
+
+
+def max_pixels_default() -> int:
+    """The pixel limit for decoded images: ``$MTMCT_MAX_PIXELS`` or :data:`MAX_PIXELS`."""
+    value = os.environ.get("MTMCT_MAX_PIXELS", "")
+    try:
+        limit = int(float(value)) if value else MAX_PIXELS
+    except ValueError as error:
+        raise MtmctError(f"MTMCT_MAX_PIXELS must be a number of pixels, got {value!r}") from error
+    if limit <= 0:
+        raise MtmctError(f"MTMCT_MAX_PIXELS must be positive, got {value!r}")
+    return limit
+
+
+def header_size(data: bytes) -> tuple[int, int] | None:
+    """``(width, height)`` from an encoded image's header (any format Pillow identifies), None when no format
+    does. Each format's header parser is called directly, as ``Image.open`` does but without Pillow's own
+    decompression-bomb check, a process-wide setting that would refuse images over ~179 megapixels whatever
+    limit the caller asked for."""
+    import io
+
+    from PIL import Image
+
+    if not data:
+        return None
+    Image.init()
+    prefix = data[:16]
+    for fmt in Image.ID:
+        factory, accept = Image.OPEN[fmt]
+        try:
+            verdict = accept(prefix) if accept is not None else True
+            if not verdict or isinstance(verdict, str):  # a str: Pillow knows the format but cannot read it
+                continue
+            with factory(io.BytesIO(data), "") as image:
+                return image.size
+        except Exception:  # noqa: BLE001,S112 - not this format: try the next, as Image.open does
+            continue
+    return None
+
+
+def check_pixels(data: bytes | bytearray | memoryview, name: str = "the image", max_pixels: int | None = None) -> None:
+    """Refuse an encoded image whose header declares more than ``max_pixels`` (default :func:`max_pixels_default`)
+    with :class:`ImageTooLarge`, reading only the header (:func:`header_size`), so an image bomb (a small PNG of
+    30000x30000 pixels that decodes to 2.7 GB) never reaches the decoder. Data Pillow cannot identify passes
+    through: the decoder then refuses it as not an image."""
+    limit = max_pixels or max_pixels_default()
+    size = header_size(bytes(data))
+    if size is None:  # not an image Pillow knows: the decoder decides
+        return
+    width, height = size
+    if width * height > limit:
+        raise ImageTooLarge(f"{name} is {width}x{height} = {width * height / 1e6:.0f} megapixels, over the limit of "
+                            f"{limit / 1e6:g} megapixels (MTMCT_MAX_PIXELS)")
+
+
+def read_image(image: str | os.PathLike[str] | bytes | np.ndarray, max_pixels: int | None = None) -> np.ndarray:
+    """A BGR image from a path, encoded bytes or an array; MtmctError when it is not an image, ImageTooLarge when
+    its header declares more than ``max_pixels`` (default ``$MTMCT_MAX_PIXELS`` or 50 megapixels)."""
     import cv2
 
     if isinstance(image, np.ndarray):
@@ -210,6 +270,7 @@ def read_image(image: str | os.PathLike[str] | bytes | np.ndarray) -> np.ndarray
             image = Path(image).read_bytes()
         except OSError as error:
             raise MtmctError(f"cannot read {name}: {error.strerror or error}") from error
+    check_pixels(image, name, max_pixels)
     img = cv2.imdecode(np.frombuffer(image, np.uint8), cv2.IMREAD_COLOR) if len(image) else None
     if img is None:
         raise MtmctError(f"{name} is not an image cv2 can decode (JPEG, PNG, BMP, ...)")

@@ -48,6 +48,9 @@ def run(args: argparse.Namespace) -> int:
         runs = len(Repository(db).list_runs())
     finally:
         db.close()
+    from mtmct.query_service import max_pixels_default
+
+    max_pixels_default()  # a bad $MTMCT_MAX_PIXELS (the pixel limit of uploads) fails here, not at the first upload
     sock = bind(args.host, args.port)
     if not _loopback(args.host):
         log.warning("serving on %s: anyone who can reach it sees the footage (no authentication)", args.host)

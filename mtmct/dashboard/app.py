@@ -14,7 +14,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -32,6 +32,14 @@ from mtmct.query_service import QueryService
 log = logging.getLogger(__name__)
 
 MAX_UPLOAD_BYTES = 8 * 1024 * 1024
+# the pages load scripts only from /static (no inline script); inline style attributes position the timeline bars;
+# search shows crops as data: URLs
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+       "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+DOCS_CSP = ("default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+            "img-src 'self' data:; worker-src 'self' blob:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'")
+SECURITY_HEADERS = {"X-Frame-Options": "DENY", "X-Content-Type-Options": "nosniff",
+                    "Referrer-Policy": "same-origin"}
 
 
 def create_app(db_url: str, max_upload_bytes: int = MAX_UPLOAD_BYTES, device: str = "cpu") -> FastAPI:
@@ -53,8 +61,11 @@ def create_app(db_url: str, max_upload_bytes: int = MAX_UPLOAD_BYTES, device: st
     app.state.queries = QueryService(device)
     app.state.max_upload_bytes = max_upload_bytes
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
-    for module in (runs, timeline, graph, flows, identities, videos, search):
-        app.include_router(module.router)
+    # a run id may hold "/" ({run_id:path}): a route ending in the run id would also match /runs/a/flows, so those
+    # are tried after every longer route
+    routes = [r for module in (runs, timeline, graph, flows, identities, videos, search) for r in module.router.routes]
+    app.include_router(APIRouter(routes=sorted(routes, key=lambda r: getattr(r, "path", "").endswith(
+        "{run_id:path}"))))
 
     @app.middleware("http")
     async def limit_upload(request: Request, call_next):  # type: ignore[no-untyped-def]
@@ -63,6 +74,17 @@ def create_app(db_url: str, max_upload_bytes: int = MAX_UPLOAD_BYTES, device: st
         if request.method == "POST" and length.isdigit() and int(length) > max_upload_bytes + 64 * 1024:
             return _error(request, 413, f"upload larger than {max_upload_bytes // (1024 * 1024)} MB")
         return await call_next(request)
+
+    @app.middleware("http")
+    async def security_headers(request: Request, call_next):  # type: ignore[no-untyped-def]
+        """Every answer, errors included (added last, so outermost), forbids framing, MIME sniffing, foreign
+        scripts and cross-site referrers."""
+        response = await call_next(request)
+        docs = request.url.path in ("/docs", "/redoc")  # Swagger UI and ReDoc start from an inline script
+        response.headers.setdefault("Content-Security-Policy", DOCS_CSP if docs else CSP)
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        return response
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, error: StarletteHTTPException) -> Response:

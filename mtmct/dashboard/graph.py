@@ -70,7 +70,7 @@ def build(request: Request, run_id: str) -> GraphOut:
                     fusion=store(request).repo().fusion_report(run_id))
 
 
-@router.get("/api/runs/{run_id}/graph", response_model=GraphOut, responses=ERRORS, tags=["graph"])
+@router.get("/api/runs/{run_id:path}/graph", response_model=GraphOut, responses=ERRORS, tags=["graph"])
 def get_graph(request: Request, run_id: str) -> GraphOut:
     """Transitions between cameras (consecutive visits of one identity in two different cameras), the configured
     links, and ``fusion``: the thresholds and transit windows fusion applied with their source (calibrated,
@@ -141,7 +141,7 @@ def layout(graph: GraphOut, size: int = 520) -> dict:
     return dict(size=size, pos=pos, segments=segments, unused=unused)
 
 
-@router.get("/runs/{run_id}/graph", response_class=HTMLResponse, include_in_schema=False)
+@router.get("/runs/{run_id:path}/graph", response_class=HTMLResponse, include_in_schema=False)
 def graph_page(request: Request, run_id: str) -> HTMLResponse:
     run = run_detail(request, run_id)
     graph = build(request, run_id)

@@ -4,6 +4,7 @@ of that camera (foot points of its boxes, rendered server-side as JPEG)."""
 from __future__ import annotations
 
 import base64
+from urllib.parse import quote
 
 import numpy as np
 from fastapi import APIRouter, HTTPException, Request
@@ -14,7 +15,7 @@ from mtmct.dashboard import frames as drawing
 from mtmct.dashboard import trajectories
 from mtmct.dashboard.runs import run_detail
 from mtmct.dashboard.timeline import colours
-from mtmct.dashboard.web import ERRORS, IMAGE, frames, page, store
+from mtmct.dashboard.web import ERRORS, IMAGE, GlobalId, frames, page, store
 from storage.repository import IdentityInfo, TrackletSpan
 
 router = APIRouter()
@@ -55,7 +56,7 @@ def build(info: IdentityInfo) -> IdentityOut:
     spans = [TrackletSpan(t.camera_id, t.track_id, info.global_id, t.start_frame, t.end_frame, t.start_time,
                           t.end_time, len(t)) for t in info.tracklets]
     visits = trajectories.visits(spans).get(info.global_id, [])
-    base = f"/runs/{info.run_id}"
+    base = f"/runs/{quote(info.run_id, safe='/')}"
     cameras = []
     for cam in dict.fromkeys(v.camera_id for v in visits):
         mine = [v for v in visits if v.camera_id == cam]
@@ -72,16 +73,16 @@ def build(info: IdentityInfo) -> IdentityOut:
                        last_time=info.last_time, cameras=cameras, tracklets=tracklets)
 
 
-@router.get("/api/runs/{run_id}/identities/{global_id}", response_model=IdentityOut, responses=ERRORS,
+@router.get("/api/runs/{run_id:path}/identities/{global_id}", response_model=IdentityOut, responses=ERRORS,
             tags=["identities"])
-def get_identity(request: Request, run_id: str, global_id: int) -> IdentityOut:
+def get_identity(request: Request, run_id: str, global_id: GlobalId) -> IdentityOut:
     """One global identity: per camera its entry and exit, and its tracklets with their crops (base64 JPEG)."""
     return build(store(request).identity(run_id, global_id))
 
 
-@router.get("/api/runs/{run_id}/identities/{global_id}/trajectory/{camera_id}.jpg", response_class=Response,
+@router.get("/api/runs/{run_id:path}/identities/{global_id}/trajectory/{camera_id}.jpg", response_class=Response,
             responses={**ERRORS, **IMAGE}, tags=["identities"])
-def trajectory(request: Request, run_id: str, global_id: int, camera_id: str) -> Response:
+def trajectory(request: Request, run_id: str, global_id: GlobalId, camera_id: str) -> Response:
     """The identity's path in one camera (foot points) drawn on that camera's frame from the middle of its stay;
     a grey canvas when the camera's source is no longer readable."""
     info = store(request).identity(run_id, global_id)
@@ -98,8 +99,8 @@ def trajectory(request: Request, run_id: str, global_id: int, camera_id: str) ->
     return Response(drawing.jpeg(drawing.draw_trajectory(image, boxes, global_id, current)), media_type="image/jpeg")
 
 
-@router.get("/runs/{run_id}/identities/{global_id}", response_class=HTMLResponse, include_in_schema=False)
-def identity_page(request: Request, run_id: str, global_id: int) -> HTMLResponse:
+@router.get("/runs/{run_id:path}/identities/{global_id}", response_class=HTMLResponse, include_in_schema=False)
+def identity_page(request: Request, run_id: str, global_id: GlobalId) -> HTMLResponse:
     run = run_detail(request, run_id)
     data = build(store(request).identity(run_id, global_id))
     return page(request, "identity.html", run=run, ident=data,

@@ -38,7 +38,7 @@ def list_runs(request: Request) -> list[RunInfo]:
     return store(request).repo().list_runs()
 
 
-@router.get("/api/runs/{run_id}", response_model=RunDetailOut, responses=ERRORS, tags=["runs"])
+@router.get("/api/runs/{run_id:path}", response_model=RunDetailOut, responses=ERRORS, tags=["runs"])
 def get_run(request: Request, run_id: str) -> RunDetailOut:
     """One run with its cameras (source, fps, frames, status, error)."""
     return run_detail(request, run_id)

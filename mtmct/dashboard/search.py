@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 import cv2
 import numpy as np
 from fastapi import APIRouter, File, Form, HTTPException, Request, UploadFile
@@ -11,6 +13,7 @@ from pydantic import BaseModel
 
 from mtmct.dashboard.web import ERRORS, ErrorOut, page, queries, store
 from mtmct.query import results_to_dict
+from mtmct.query_service import ImageTooLarge, check_pixels
 
 router = APIRouter()
 
@@ -39,7 +42,7 @@ class SearchOut(BaseModel):
 
 @router.post("/api/search", response_model=SearchOut, tags=["search"], responses={
     **ERRORS, 400: {"model": ErrorOut, "description": "nothing to search (e.g. no run with a ReID model)"},
-    413: {"model": ErrorOut, "description": "upload too large"},
+    413: {"model": ErrorOut, "description": "upload too large (bytes, or pixels: $MTMCT_MAX_PIXELS, default 50 M)"},
     415: {"model": ErrorOut, "description": "the upload is not an image"}})
 def search(request: Request, file: UploadFile = File(description="a photo: person crop or scene (JPEG, PNG...)"),
            run_id: str | None = Form(None, max_length=200, description="search this run only"),
@@ -49,6 +52,10 @@ def search(request: Request, file: UploadFile = File(description="a photo: perso
     data = file.file.read(limit + 1)
     if len(data) > limit:
         raise HTTPException(413, f"upload larger than {limit // (1024 * 1024)} MB")
+    try:
+        check_pixels(data, file.filename or "the upload")  # from the header: an image bomb is never decoded
+    except ImageTooLarge as error:
+        raise HTTPException(413, str(error)) from None
     if not data or cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR) is None:
         raise HTTPException(415, f"{file.filename or 'the upload'} is not an image (JPEG, PNG, BMP, ...)")
     if run_id:
@@ -57,7 +64,7 @@ def search(request: Request, file: UploadFile = File(description="a photo: perso
     result = results_to_dict(results, crops="base64")
     for query in result["queries"]:
         for m in query["matches"]:
-            m["url"] = None if m["global_id"] is None else f"/runs/{m['run_id']}/identities/{m['global_id']}"
+            m["url"] = None if m["global_id"] is None else f"/runs/{quote(m['run_id'], safe='/')}/identities/{m['global_id']}"
     return SearchOut(**result)
 
 

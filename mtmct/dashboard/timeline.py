@@ -79,7 +79,7 @@ FILTERS = dict(
     end=Query(None, allow_inf_nan=False, description="window end, seconds"))
 
 
-@router.get("/api/runs/{run_id}/timeline", response_model=TimelineOut, responses=ERRORS, tags=["timeline"])
+@router.get("/api/runs/{run_id:path}/timeline", response_model=TimelineOut, responses=ERRORS, tags=["timeline"])
 def get_timeline(request: Request, run_id: str, cameras: str | None = FILTERS["cameras"],
                  start: float | None = FILTERS["start"], end: float | None = FILTERS["end"]) -> TimelineOut:
     """Each global identity's camera visits (a person's tracklets in one camera closer than 2 s are one visit),
@@ -87,7 +87,7 @@ def get_timeline(request: Request, run_id: str, cameras: str | None = FILTERS["c
     return build(request, run_id, cameras, start, end)
 
 
-@router.get("/runs/{run_id}", response_class=HTMLResponse, include_in_schema=False)
+@router.get("/runs/{run_id:path}", response_class=HTMLResponse, include_in_schema=False)
 def timeline_page(request: Request, run_id: str, cameras: str | None = FILTERS["cameras"],
                   start: float | None = FILTERS["start"], end: float | None = FILTERS["end"]) -> HTMLResponse:
     run = run_detail(request, run_id)

@@ -76,9 +76,10 @@ def transitions(by_identity: dict[int, list[Visit]]) -> list[Transition]:
     return [Transition(a, b, len(g), round(float(np.median(g)), 3)) for (a, b), g in sorted(gaps.items())]
 
 
-def flows(by_identity: dict[int, list[Visit]], cameras: Sequence[str], bin_s: float,
+def flows(by_identity: dict[int, list[Visit]], cameras: Sequence[str], bin_s: float, max_bins: int | None = None,
           ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """``(bin_starts, {camera: counts})``: distinct identities entering each camera in each ``bin_s`` interval."""
+    """``(bin_starts, {camera: counts})``: distinct identities entering each camera in each ``bin_s`` interval;
+    ValueError when the entries span more than ``max_bins`` intervals (checked before any array is built)."""
     if bin_s <= 0:
         raise ValueError(f"bin_s must be positive, got {bin_s}")
     entries = [(v.camera_id, v.global_id, v.start_time) for vs in by_identity.values() for v in vs]
@@ -86,6 +87,9 @@ def flows(by_identity: dict[int, list[Visit]], cameras: Sequence[str], bin_s: fl
         return np.zeros(0), {c: np.zeros(0, np.int64) for c in cameras}
     times = np.array([t for _, _, t in entries])
     first = np.floor(times.min() / bin_s)
+    if max_bins is not None and np.floor(times.max() / bin_s) - first + 1 > max_bins:
+        raise ValueError(f"bin_s={bin_s:g} s cuts the run's {times.max() - times.min():.1f} s into more than "
+                         f"{max_bins} intervals: use bin_s >= {(times.max() - times.min()) / (max_bins - 1):.3g}")
     bins = (np.floor(times / bin_s) - first).astype(np.int64)
     n = int(bins.max()) + 1
     counts = {c: np.zeros(n, np.int64) for c in cameras}

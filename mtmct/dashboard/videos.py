@@ -27,7 +27,7 @@ def camera(request: Request, run_id: str, camera_id: str) -> CameraInfo:
     raise HTTPException(404, f"unknown camera {camera_id!r} in run {run_id!r}")
 
 
-@router.get("/api/runs/{run_id}/cameras/{camera_id}/frames/{frame}.jpg", response_class=Response,
+@router.get("/api/runs/{run_id:path}/cameras/{camera_id}/frames/{frame}.jpg", response_class=Response,
             responses={**ERRORS, **IMAGE}, tags=["videos"])
 def annotated_frame(request: Request, run_id: str, camera_id: str,
                     frame: int = Path(ge=1, le=10**9, description="MOT frame number, from 1")) -> Response:
@@ -42,7 +42,7 @@ def annotated_frame(request: Request, run_id: str, camera_id: str,
                     headers={"Cache-Control": "max-age=60"})
 
 
-@router.get("/runs/{run_id}/cameras/{camera_id}/video", response_class=HTMLResponse, include_in_schema=False)
+@router.get("/runs/{run_id:path}/cameras/{camera_id}/video", response_class=HTMLResponse, include_in_schema=False)
 def player_page(request: Request, run_id: str, camera_id: str,
                 frame: int = Query(1, ge=1, le=10**9)) -> HTMLResponse:
     run = run_detail(request, run_id)

@@ -4,8 +4,9 @@ error model."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
+from fastapi import Path as PathParam
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
@@ -30,6 +31,8 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     422: {"model": ErrorOut, "description": "invalid path or query parameter"},
     503: {"model": ErrorOut, "description": "database unavailable"},
 }
+BIGINT = 2**63 - 1  # ids are stored as SQL BIGINT: a number outside its range is no id (422, not a database overflow)
+GlobalId = Annotated[int, PathParam(ge=-BIGINT - 1, le=BIGINT, description="global identity id")]
 IMAGE = {200: {"content": {"image/jpeg": {}}, "description": "a JPEG image"}}
 
 
