@@ -1,12 +1,15 @@
 """MOTChallenge text sinks: tracks as ``frame,id,x,y,w,h,score,-1,-1,-1`` and detections with id -1.
 
-Boxes become tlwh here and only here (the file format needs it). Each frame's lines are flushed as they come, so
-an interrupted run keeps everything up to its last frame.
+Boxes become tlwh here and only here (the file format needs it). Each frame's lines are flushed as they come into
+a hidden ``.<name>.part`` file next to the target, renamed over it on :meth:`close` (``os.replace``, atomic): a run
+killed half-way keeps everything up to its last frame in the ``.part`` file, and a file under the final name is
+always whole.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +18,11 @@ from cameras.tracked_frame import TrackedFrame
 from mtmct.core.mot_io import format_det_rows, format_mot_rows
 
 log = logging.getLogger(__name__)
+
+
+def _part(path: Path) -> Path:
+    """Where ``path`` is written until it is complete (same folder, so the rename is atomic)."""
+    return path.with_name(f".{path.name}.part")
 
 
 class MotWriter:
@@ -33,7 +41,7 @@ class MotWriter:
         self._file = None
         if self.path is not None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._file = self.path.open("w")
+            self._file = _part(self.path).open("w")
 
     def update(self, frame: TrackedFrame) -> None:
         tracks = frame.tracks
@@ -54,6 +62,7 @@ class MotWriter:
         if self._file is not None:
             self._file.close()
             self._file = None
+            os.replace(_part(self.path), self.path)
             log.debug("wrote %s", self.path)
 
 
@@ -67,7 +76,7 @@ class DetWriter:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.count = 0
-        self._file = self.path.open("w")
+        self._file = _part(self.path).open("w")
 
     def update(self, frame: TrackedFrame) -> None:
         self._file.write(format_det_rows(frame.index, frame.detections))
@@ -77,3 +86,4 @@ class DetWriter:
     def close(self) -> None:
         if not self._file.closed:
             self._file.close()
+            os.replace(_part(self.path), self.path)

@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import signal
 import threading
 import time
@@ -34,6 +35,7 @@ import yaml
 from cameras.camera_actor import CameraResult, CameraWorker, run_camera_actors
 from fusion.fusion import fuse_report
 from fusion.topology import Topology
+from mtmct.core.atomic_file import atomic_write
 from mtmct.core.camera_config import CameraSetConfig, load_camera_config
 from mtmct.core.errors import MtmctError
 from mtmct.core.fusion_report import FusionReport
@@ -205,6 +207,22 @@ def _check_reachable(address: str) -> None:
         raise MtmctError(f"cannot start or join Ray at {address}: {exc}") from exc
 
 
+RUN_ID_MAX = 200  # the database's id column (String(200)); PostgreSQL refuses longer ones, SQLite would not
+_RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+
+
+def check_run_id(run_id: str) -> str:
+    """``run_id`` if it can name a run everywhere (database key, dashboard URL, file name): 1 to 200 letters,
+    digits, ``.``, ``_`` or ``-``, starting with a letter or digit; else a one-line MtmctError."""
+    if len(run_id) > RUN_ID_MAX:
+        raise MtmctError(f"run id is {len(run_id)} characters long, at most {RUN_ID_MAX} are allowed: "
+                         f"'{run_id[:40]}...'")
+    if not _RUN_ID.fullmatch(run_id):
+        raise MtmctError(f"run id {run_id!r} may hold only letters, digits, '.', '_' and '-', "
+                         "starting with a letter or digit")
+    return run_id
+
+
 def config_text(cfg: CameraSetConfig) -> str:
     """The run's config as stored with it: YAML with every path already resolved, so a query can reload the
     exact models the run used."""
@@ -239,11 +257,11 @@ def _run(config: str | Path | CameraSetConfig, out: str | Path, ray_address: str
          max_frames: int | None, use_ray: bool, num_cpus: int | None, db: str | None, run_id: str | None,
          resume: bool, stop: _SignalStop) -> RunResult:
     cfg = config if isinstance(config, CameraSetConfig) else load_camera_config(config)  # all checked here
+    run_id = check_run_id(cfg.name if run_id is None else run_id)
     topology = Topology.from_config(cfg)
     out = Path(out)
     url = resolve_url(db, out)
     repo = Repository(open_database(url))  # fails fast, before any work, when the database is unreachable
-    run_id = run_id or cfg.name
     if resume and not repo.list_runs(run_id):
         raise MtmctError(f"--resume: unknown run id '{run_id}' (nothing to resume; drop --resume to start it)")
     start = time.perf_counter()
@@ -290,9 +308,16 @@ def _run(config: str | Path | CameraSetConfig, out: str | Path, ray_address: str
     result = RunResult(run_id, url, out, results, identities, tracklets, fusion=report, fusion_s=fusion_s)
     repo.write_identities(run_id, identities, report=report)  # the ids and what fusion chose, in one transaction
     write_outputs(result)
-    repo.finish_run(run_id, "failed" if all(r.error for r in results) else "finished")
+    repo.finish_run(run_id, run_status(results))
     result.wall_s = time.perf_counter() - start
     return result
+
+
+def run_status(results: list[CameraResult]) -> str:
+    """What a run's status says: ``finished`` only when every camera succeeded, ``partial`` when some failed
+    (which ones: their camera rows' errors), ``failed`` when all did."""
+    failed = sum(1 for r in results if r.error)
+    return "finished" if not failed else "failed" if failed == len(results) else "partial"
 
 
 def write_outputs(result: RunResult) -> None:
@@ -303,11 +328,11 @@ def write_outputs(result: RunResult) -> None:
         for frame, (x, y, w, h) in zip(t.frames, t.boxes):
             rows.append((t.camera_id, t.global_id, int(frame), x, y, w, h))
     rows.sort(key=lambda r: (r[0], r[2], r[1]))
-    with open(result.result_file, "w") as fh:
+    with atomic_write(result.result_file) as fh:
         fh.writelines(f"{c},{g},{f},{x:.2f},{y:.2f},{w:.2f},{h:.2f}\n" for c, g, f, x, y, w, h in rows)
     crops = out / "crops"
     crops.mkdir(exist_ok=True)
-    with open(out / "tracklets.jsonl", "w") as fh:
+    with atomic_write(out / "tracklets.jsonl") as fh:
         for t in result.tracklets:
             names = []
             for i, jpeg in enumerate(t.crops):
@@ -320,8 +345,10 @@ def write_outputs(result: RunResult) -> None:
                 "end_time": round(t.end_time, 3), "frames": len(t), "quality": round(float(t.quality), 4),
                 "flags": sorted(t.flags), "crops": names}) + "\n")
     emb = [t.embedding for t in result.tracklets if t.embedding is not None]
-    np.savez_compressed(out / "tracklets.npz",
-                        camera=np.array([t.camera_id for t in result.tracklets]),
-                        track_id=np.array([t.track_id for t in result.tracklets], np.int64),
-                        global_id=np.array([t.global_id for t in result.tracklets], np.int64),
-                        embedding=np.stack(emb) if len(emb) == len(result.tracklets) and emb else np.zeros((0, 0)))
+    with atomic_write(out / "tracklets.npz", "wb") as fh:
+        np.savez_compressed(fh,
+                            camera=np.array([t.camera_id for t in result.tracklets]),
+                            track_id=np.array([t.track_id for t in result.tracklets], np.int64),
+                            global_id=np.array([t.global_id for t in result.tracklets], np.int64),
+                            embedding=np.stack(emb) if len(emb) == len(result.tracklets) and emb
+                            else np.zeros((0, 0)))

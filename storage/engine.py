@@ -38,7 +38,7 @@ def safe_url(url: str | URL) -> str:
     """The URL as it may be shown to users: password masked."""
     try:
         return make_url(url).render_as_string(hide_password=True)
-    except exc.ArgumentError:
+    except (exc.ArgumentError, ValueError):  # ValueError: a non-numeric port
         return "<unparseable database URL>"
 
 
@@ -47,7 +47,7 @@ def one_line(error: BaseException, url: str | URL) -> str:
     text = " ".join(str(getattr(error, "orig", None) or error).split())
     try:
         password = make_url(url).password
-    except exc.ArgumentError:
+    except (exc.ArgumentError, ValueError):
         password = None
     return text.replace(str(password), "***") if password else text
 
@@ -93,6 +93,9 @@ def create_db_engine(url: str) -> Engine:
     except exc.ArgumentError as error:
         raise MtmctError(f"not a database URL: {safe_url(url)} (expected postgresql+psycopg://user@host/db "
                          "or sqlite:///path.db)") from error
+    except ValueError as error:  # make_url's int() of a port such as host:abc
+        raise MtmctError(f"not a database URL: {safe_url(url)} (the port must be a number, as in "
+                         "postgresql+psycopg://user@host:5432/db)") from error
     backend = parsed.get_backend_name()
     if backend == "sqlite":
         if parsed.database in (None, "", ":memory:"):

@@ -27,7 +27,7 @@ from mtmct.core.fusion_report import FusionReport
 from mtmct.core.tracklet import GlobalIdentity, Tracklet
 from storage import bulk
 from storage.engine import Database
-from storage.schema import FAILED, FINISHED, PENDING, RUNNING, Box, Camera, Identity, Run, TrackletCrop, TrackletRow
+from storage.schema import FAILED, FINISHED, PARTIAL, PENDING, RUNNING, Box, Camera, Identity, Run, TrackletCrop, TrackletRow
 
 log = logging.getLogger(__name__)
 
@@ -247,8 +247,10 @@ class Repository:
             conn.execute(update(Run).where(Run.id == run_id).values(fusion_report=text))
 
     def finish_run(self, run_id: str, status: str = FINISHED) -> None:
-        if status not in (FINISHED, FAILED):
-            raise ValueError(f"finish_run status must be {FINISHED!r} or {FAILED!r}, got {status!r}")
+        """Close the run: ``finished`` (every camera succeeded), ``partial`` (some failed: their camera rows hold
+        the error) or ``failed`` (all did)."""
+        if status not in (FINISHED, PARTIAL, FAILED):
+            raise ValueError(f"finish_run status must be {FINISHED!r}, {PARTIAL!r} or {FAILED!r}, got {status!r}")
         with self.db.write() as conn:
             self._require_run(conn, run_id)
             conn.execute(update(Run).where(Run.id == run_id).values(

@@ -27,6 +27,9 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 RUNNING, FINISHED, FAILED, PENDING = "running", "finished", "failed", "pending"
+# a run whose every camera is stored and fused, though some failed (their rows carry the error); a plain string
+# in the 16-character status column, so no migration
+PARTIAL = "partial"
 
 # Stable constraint names, so migrations and the ORM agree on every dialect.
 NAMING = {

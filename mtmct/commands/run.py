@@ -1,6 +1,7 @@
 """`mtmct run CONFIG [--out DIR] [--ray-address ADDR]`: the multi-camera job.
 
-Exit codes: 0 every camera ok; 1 some cameras failed; 2 a one-line error (bad config, every camera failed,
+Exit codes: 0 every camera ok (run ``finished``); 1 some cameras failed (run ``partial``, the failed cameras'
+errors stored with them); 2 a one-line error (bad config, every camera failed,
 database unreachable); 130 / 143 stopped by SIGINT (Ctrl-C) / SIGTERM, with the cameras already stored kept
 and the run left unfinished for ``--resume``.
 """
@@ -45,7 +46,9 @@ def run(args: argparse.Namespace) -> int:
         raise MtmctError(f"--gt {args.gt} does not exist")
     config = load_camera_config(args.config)  # every section checked before Ray, models or the database load
 
-    from mtmct.pipeline import RunInterrupted, run_cameras
+    from mtmct.pipeline import RunInterrupted, check_run_id, run_cameras
+
+    check_run_id(config.name if args.run_id is None else args.run_id)  # before the database or Ray
     from mtmct.run_summary import camera_lines, evaluation_lines, fusion_lines
     from storage.engine import safe_url
 

@@ -13,12 +13,18 @@ from pathlib import Path
 
 import numpy as np
 
+from mtmct.core.atomic_file import atomic_write
 from mtmct.core.detections import Detections
 from mtmct.core.errors import MtmctError
 
 log = logging.getLogger(__name__)
 
 MIN_COLUMNS, MAX_COLUMNS = 6, 10
+# Bounds that keep a typo from breaking things later: a tracker steps through every frame up to the last one (a row
+# at frame 10^9 would mean 10^9 empty frames), and boxes of 1e300 overflow the Kalman filter's squares. 10^6 frames
+# is 9 hours at 30 fps (MOTChallenge sequences have a few thousand); 10^6 pixels is 60 times a 16K frame's width.
+MAX_FRAME = 1_000_000
+MAX_COORD = 1e6
 
 
 def read_mot(path: str | Path) -> np.ndarray:
@@ -60,6 +66,10 @@ def _parse_line(line: str, path: Path, lineno: int, expected: int | None) -> lis
     frame, _, _, _, w, h = values[:6]
     if frame < 1 or frame != int(frame):
         raise MtmctError(f"{where}: frame must be a whole number from 1, got {fields[0]}")
+    if frame > MAX_FRAME:
+        raise MtmctError(f"{where}: frame {fields[0]} is beyond the last frame a MOT file may hold ({MAX_FRAME:,})")
+    if any(abs(v) > MAX_COORD for v in values[2:6]):
+        raise MtmctError(f"{where}: box {','.join(fields[2:6])} is beyond {MAX_COORD:.0e} pixels")
     if w < 0 or h < 0:
         raise MtmctError(f"{where}: negative box size {fields[4]}x{fields[5]}")
     return values
@@ -94,7 +104,7 @@ def write_mot_dets(path: str | Path, frames_and_dets: Iterable[tuple[int, Detect
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     count = 0
-    with path.open("w") as fh:
+    with atomic_write(path) as fh:
         for frame, dets in frames_and_dets:
             fh.write(format_det_rows(frame, dets))
             count += len(dets)
