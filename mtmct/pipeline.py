@@ -223,6 +223,13 @@ def check_run_id(run_id: str) -> str:
     return run_id
 
 
+def changed_cameras(repo: Repository, run_id: str, cfg: CameraSetConfig) -> list[str]:
+    """Cameras ``run_id`` stored as finished that ``cfg`` now gives another source or fps (a resume would otherwise
+    keep the old footage's tracks under the new config)."""
+    stored = {c.camera_id: (c.source, c.fps) for c in repo.list_cameras(run_id) if c.status == "finished"}
+    return [cam.id for cam in cfg.cameras if cam.id in stored and stored[cam.id] != (str(cam.source), cam.fps)]
+
+
 def config_text(cfg: CameraSetConfig) -> str:
     """The run's config as stored with it: YAML with every path already resolved, so a query can reload the
     exact models the run used."""
@@ -241,21 +248,24 @@ def run_cameras(
     run_id: str | None = None,
     resume: bool = False,
     handle_signals: bool = True,
+    redo_changed: bool = False,
 ) -> RunResult:
     """Track every camera (a pool of Ray actors unless ``use_ray`` is False), fuse, store and write the outputs.
 
     ``db`` is a database URL (default ``$MTMCT_DB``, else SQLite in ``out``); ``run_id`` defaults to the
     config's name. With ``resume`` the cameras a previous, interrupted run of that id stored are not redone.
     With ``handle_signals`` (and called from the main thread) SIGINT and SIGTERM raise :class:`RunInterrupted`
-    after a clean stop; the process's own handlers are back when this returns.
+    after a clean stop; the process's own handlers are back when this returns. A resume whose config gives a stored
+    camera another source or fps is refused unless ``redo_changed`` (then those cameras are run again).
     """
     with _SignalStop(install=handle_signals) as stop:
-        return _run(config, out, ray_address, progress, max_frames, use_ray, num_cpus, db, run_id, resume, stop)
+        return _run(config, out, ray_address, progress, max_frames, use_ray, num_cpus, db, run_id, resume, stop,
+                    redo_changed)
 
 
 def _run(config: str | Path | CameraSetConfig, out: str | Path, ray_address: str | None, progress: bool,
          max_frames: int | None, use_ray: bool, num_cpus: int | None, db: str | None, run_id: str | None,
-         resume: bool, stop: _SignalStop) -> RunResult:
+         resume: bool, stop: _SignalStop, redo_changed: bool = False) -> RunResult:
     cfg = config if isinstance(config, CameraSetConfig) else load_camera_config(config)  # all checked here
     run_id = check_run_id(cfg.name if run_id is None else run_id)
     topology = Topology.from_config(cfg)
@@ -264,8 +274,12 @@ def _run(config: str | Path | CameraSetConfig, out: str | Path, ray_address: str
     repo = Repository(open_database(url))  # fails fast, before any work, when the database is unreachable
     if resume and not repo.list_runs(run_id):
         raise MtmctError(f"--resume: unknown run id '{run_id}' (nothing to resume; drop --resume to start it)")
+    changed = changed_cameras(repo, run_id, cfg) if resume else []
+    if changed and not redo_changed:
+        raise MtmctError(f"--resume: camera{'s' if len(changed) > 1 else ''} {', '.join(changed)} of run '{run_id}' "
+                         "changed source or fps since stored: add --redo-changed to run them again, or drop --resume")
     start = time.perf_counter()
-    kept = repo.start_run(run_id, config_text(cfg), cfg.name, cfg.cameras, resume=resume)
+    kept = repo.start_run(run_id, config_text(cfg), cfg.name, cfg.cameras, resume=resume, redo=changed)
     # read now, while the run holds only the kept cameras (start_run dropped the rest), not after the new ones
     stored: dict[str, list[Tracklet]] = {cam: [] for cam in kept}
     for t in repo.load_tracklets(run_id, crops=True) if kept else []:

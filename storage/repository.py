@@ -145,9 +145,9 @@ class Repository:
     # ---- writes -------------------------------------------------------------------------------------------
 
     def start_run(self, run_id: str, config_text: str, name: str, cameras: Iterable[CameraSpec | str],
-                  resume: bool = False) -> list[str]:
+                  resume: bool = False, redo: Collection[str] = ()) -> list[str]:
         """Register a run as running. A run id seen before is replaced, except that with ``resume`` its finished
-        cameras are kept; returns those kept camera ids (the cameras the pipeline may skip)."""
+        cameras are kept (but those in ``redo``); returns those kept camera ids (the cameras the pipeline may skip)."""
         if not isinstance(run_id, str) or not run_id.strip():
             raise MtmctError(f"run id must be a non-empty string, got {run_id!r}")
         now = datetime.now(timezone.utc)
@@ -155,7 +155,7 @@ class Repository:
             exists = conn.execute(select(Run.id).where(Run.id == run_id)).first() is not None
             kept: list[str] = []
             if resume and exists:
-                kept = self._finished(conn, run_id)
+                kept = [c for c in self._finished(conn, run_id) if c not in redo]
                 conn.execute(delete(Camera).where(Camera.run_id == run_id, Camera.camera_id.not_in(kept)))
                 conn.execute(delete(Identity).where(Identity.run_id == run_id))
                 conn.execute(update(TrackletRow).where(TrackletRow.run_id == run_id).values(global_id=None))

@@ -189,3 +189,28 @@ def test_database_url_with_a_bad_port_is_one_line(tmp_path, url):
     res = cli("run", str(config), "--out", str(tmp_path / "out"), "--db", url)
     line = one_error_line(res, "run")
     assert "database URL" in line or "cannot" in line, line
+
+
+# ---- --resume with an edited config ---------------------------------------------------------------------------
+
+def test_resume_with_a_changed_source_is_refused_unless_told(tmp_path, db_url):
+    from mtmct.pipeline import run_cameras
+    from storage import Repository, open_database
+
+    data = shared_path("data", "mtmc-pets09-overlap")
+    first = _config(tmp_path, {"c1": str(data / "c1" / "video.mp4")})
+    kw = dict(use_ray=False, progress=False, max_frames=2, db=db_url, run_id="edit", handle_signals=False)
+    run_cameras(first, tmp_path / "out", **kw)
+    repo = Repository(open_database(db_url))
+    before = repo.list_cameras("edit")
+    (tmp_path / "edited").mkdir()
+    edited = _config(tmp_path / "edited", {"c1": str(data / "c2" / "video.mp4")})
+    with pytest.raises(MtmctError, match=r"--resume: camera c1 of run 'edit' changed source or fps.*--redo-changed"):
+        run_cameras(edited, tmp_path / "out", resume=True, **kw)
+    assert repo.list_cameras("edit") == before and repo.run_status("edit") == "finished"  # nothing lost
+    res = cli("run", str(edited), "--out", str(tmp_path / "out"), "--db", db_url, "--run-id", "edit", "--resume",
+              "--max-frames", "2")
+    assert "--redo-changed" in one_error_line(res, "run")
+    run_cameras(edited, tmp_path / "out", resume=True, redo_changed=True, **kw)
+    (cam,) = repo.list_cameras("edit")
+    assert cam.source == str(data / "c2" / "video.mp4") and cam.status == "finished"

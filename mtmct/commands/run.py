@@ -31,6 +31,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                                 "cross-camera IDF1 and who was linked, split or merged, as `mtmct eval mtmc` does")
     p.add_argument("--resume", action="store_true",
                    help="finish an interrupted run (Ctrl-C, SIGTERM, a crash): skip its stored cameras")
+    p.add_argument("--redo-changed", action="store_true",
+                   help="with --resume: run again the stored cameras whose source or fps the config changed "
+                        "(without it such a resume is refused)")
     p.set_defaults(run=run)
 
 
@@ -42,6 +45,8 @@ def run(args: argparse.Namespace) -> int:
         raise MtmctError(f"--max-frames must be at least 1, got {args.max_frames}")
     if args.num_cpus is not None and args.num_cpus < 1:
         raise MtmctError(f"--num-cpus must be at least 1, got {args.num_cpus}")
+    if args.redo_changed and not args.resume:
+        raise MtmctError("--redo-changed only goes with --resume")
     if args.gt is not None and not Path(args.gt).is_file():
         raise MtmctError(f"--gt {args.gt} does not exist")
     config = load_camera_config(args.config)  # every section checked before Ray, models or the database load
@@ -54,7 +59,8 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         result = run_cameras(config, args.out, ray_address=args.ray_address, max_frames=args.max_frames,
-                             num_cpus=args.num_cpus, db=args.db, run_id=args.run_id, resume=args.resume)
+                             num_cpus=args.num_cpus, db=args.db, run_id=args.run_id, resume=args.resume,
+                             redo_changed=args.redo_changed)
     except RunInterrupted as stop:
         resume = "; finish with --resume" if stop.run_id is not None else ""
         print(f"mtmct run: {stop}{resume}", file=sys.stderr, flush=True)
