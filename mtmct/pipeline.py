@@ -41,6 +41,7 @@ from mtmct.core.errors import MtmctError
 from mtmct.core.fusion_report import FusionReport
 from mtmct.core.tracklet import GlobalIdentity, Tracklet
 from storage import Repository, open_database, resolve_url
+from storage.schema import FAILED, FINISHED, PARTIAL
 
 log = logging.getLogger(__name__)
 
@@ -226,7 +227,7 @@ def check_run_id(run_id: str) -> str:
 def changed_cameras(repo: Repository, run_id: str, cfg: CameraSetConfig) -> list[str]:
     """Cameras ``run_id`` stored as finished that ``cfg`` now gives another source or fps (a resume would otherwise
     keep the old footage's tracks under the new config)."""
-    stored = {c.camera_id: (c.source, c.fps) for c in repo.list_cameras(run_id) if c.status == "finished"}
+    stored = {c.camera_id: (c.source, c.fps) for c in repo.list_cameras(run_id) if c.status == FINISHED}
     return [cam.id for cam in cfg.cameras if cam.id in stored and stored[cam.id] != (str(cam.source), cam.fps)]
 
 
@@ -331,7 +332,7 @@ def run_status(results: list[CameraResult]) -> str:
     """What a run's status says: ``finished`` only when every camera succeeded, ``partial`` when some failed
     (which ones: their camera rows' errors), ``failed`` when all did."""
     failed = sum(1 for r in results if r.error)
-    return "finished" if not failed else "failed" if failed == len(results) else "partial"
+    return FINISHED if not failed else FAILED if failed == len(results) else PARTIAL
 
 
 def write_outputs(result: RunResult) -> None:
