@@ -21,6 +21,7 @@ from typing import Any
 from cameras.tracklet_builder import TrackletBuilder, TrackletSink
 from mtmct.core.camera_config import CameraConfig, ModelsConfig
 from mtmct.core.errors import MtmctError
+from mtmct.core.secrets import mask_secrets
 from mtmct.core.tracklet import Tracklet
 
 log = logging.getLogger(__name__)
@@ -118,9 +119,10 @@ class CameraWorker:
             result.seconds = loop.seconds
         except Exception as exc:  # noqa: BLE001 - reported, so the other cameras finish
             user_error = isinstance(exc, MtmctError)
-            log.warning("camera %s failed: %s", self.camera.id, exc, exc_info=not user_error)
+            message = mask_secrets(str(exc))  # a source URL in the message keeps its password out of logs and rows
+            log.warning("camera %s failed: %s", self.camera.id, message, exc_info=not user_error)
             result.frames = self.progress()[0]
-            result.error = f"{self.camera.id}: {exc if user_error else f'{type(exc).__name__}: {exc}'}"
+            result.error = f"{self.camera.id}: {message if user_error else f'{type(exc).__name__}: {message}'}"
         finally:
             if source is not None:
                 source.close()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,6 +12,7 @@ import cv2
 import numpy as np
 
 from cameras.source import Source, SourceError, is_url, resolve_fps
+from mtmct.core.secrets import mask_secrets
 
 log = logging.getLogger(__name__)
 
@@ -21,11 +21,6 @@ log = logging.getLogger(__name__)
 os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
 if "OPENCV_LOG_LEVEL" not in os.environ:
     cv2.setLogLevel(2)  # errors only; cv2 read the variable at its own import, which may already have happened
-
-
-def _redact(url: str) -> str:
-    """Hide a password in ``rtsp://user:pass@host`` so it never reaches logs or error messages."""
-    return re.sub(r"://([^:/@]+):[^@/]*@", r"://\1:***@", url)
 
 
 class VideoSource(Source):
@@ -50,7 +45,7 @@ class VideoSource(Source):
         if isinstance(target, int):
             self.kind, self._target, self.name = "device", target, f"camera device {target}"
         elif is_url(str(target)):
-            self.kind, self._target, self.name = "stream", str(target), _redact(str(target))
+            self.kind, self._target, self.name = "stream", str(target), mask_secrets(str(target))
         else:
             self.kind, self._target = "file", os.fspath(target)
             self.name = self._target

@@ -12,6 +12,7 @@ import logging
 import sys
 
 from mtmct.core.errors import MtmctError
+from mtmct.core.secrets import MaskingFormatter, mask_secrets
 
 # modules under mtmct.commands, each with register(subparsers) that sets a `run(args) -> int` default
 COMMANDS = ["detect", "track", "run", "config", "eval", "query", "serve", "dataset", "db", "models", "demo"]
@@ -34,12 +35,14 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
+    for handler in logging.getLogger().handlers:  # no log line shows a camera password (mtmct.core.secrets)
+        handler.setFormatter(MaskingFormatter(handler.formatter._fmt if handler.formatter else None))
     try:
         return int(args.run(args) or 0)
     except MtmctError as exc:
         if args.debug:
             raise
-        print(f"mtmct {args.command}: error: {exc}", file=sys.stderr)
+        print(f"mtmct {args.command}: error: {mask_secrets(str(exc))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"mtmct {args.command}: interrupted", file=sys.stderr)

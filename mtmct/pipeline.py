@@ -39,7 +39,9 @@ from mtmct.core.atomic_file import atomic_write
 from mtmct.core.camera_config import CameraSetConfig, load_camera_config
 from mtmct.core.errors import MtmctError
 from mtmct.core.fusion_report import FusionReport
+from mtmct.core.secrets import mask_secrets
 from mtmct.core.tracklet import GlobalIdentity, Tracklet
+from mtmct.ray_session import start_ray, stop_ray
 from storage import Repository, open_database, resolve_url
 from storage.schema import FAILED, FINISHED, PARTIAL
 
@@ -152,12 +154,11 @@ def _run_pool(workers: list[dict], stop: _SignalStop, ray_address: str | None, n
               progress: bool, store: Callable[[CameraResult], None]) -> list[CameraResult]:
     """The camera stage on Ray: start (or join) Ray, run the pool, shut down what this call started. A signal
     anywhere in here is deferred to the end, so Ray is never left half started or half stopped."""
-    import ray
 
     started = False
     try:
         with stop.deferred():
-            started = _start_ray(ray_address, num_cpus)
+            started = start_ray(ray_address, num_cpus)
         stop.reinstall()
         stop.check()
         with stop.deferred():
@@ -167,45 +168,7 @@ def _run_pool(workers: list[dict], stop: _SignalStop, ray_address: str | None, n
     finally:
         if started:
             with stop.deferred():
-                ray.shutdown()
-
-
-def _start_ray(address: str | None, num_cpus: int | None) -> bool:
-    """Join ``address`` or start a local Ray; returns True when this call started it (and must stop it)."""
-    import ray
-
-    if ray.is_initialized():
-        return False
-    kwargs = dict(include_dashboard=False, log_to_driver=False, configure_logging=False)
-    if address:
-        _check_reachable(address)
-    try:
-        if address:
-            ray.init(address=address, **kwargs)
-        else:
-            # a SIGTERM sent to the whole process group kills Ray's GCS too; its default 5 s wait to flush task
-            # events to the dead GCS would then hold up the stop (events only a Ray dashboard reads)
-            ray.init(num_cpus=num_cpus or os.cpu_count(), _system_config={"task_events_shutdown_flush_timeout_ms": 500},
-                     **kwargs)
-    except (ConnectionError, RuntimeError, ValueError) as exc:
-        raise MtmctError(f"cannot start or join Ray{' at ' + address if address else ''}: "
-                         f"{str(exc).strip().splitlines()[0]}") from exc
-    return True
-
-
-def _check_reachable(address: str) -> None:
-    """Ray retries an unreachable head for minutes; a plain ``host:port`` is probed first so the user hears in
-    seconds. ``auto`` and ``ray://`` addresses are left to Ray."""
-    import socket
-
-    if address == "auto" or "://" in address or ":" not in address:
-        return
-    host, _, port = address.rpartition(":")
-    try:
-        with socket.create_connection((host, int(port)), timeout=5):
-            pass
-    except (OSError, ValueError) as exc:
-        raise MtmctError(f"cannot start or join Ray at {address}: {exc}") from exc
+                stop_ray()
 
 
 RUN_ID_MAX = 200  # the database's id column (String(200)); PostgreSQL refuses longer ones, SQLite would not
@@ -228,7 +191,7 @@ def changed_cameras(repo: Repository, run_id: str, cfg: CameraSetConfig) -> list
     """Cameras ``run_id`` stored as finished that ``cfg`` now gives another source or fps (a resume would otherwise
     keep the old footage's tracks under the new config)."""
     stored = {c.camera_id: (c.source, c.fps) for c in repo.list_cameras(run_id) if c.status == FINISHED}
-    return [cam.id for cam in cfg.cameras if cam.id in stored and stored[cam.id] != (str(cam.source), cam.fps)]
+    return [cam.id for cam in cfg.cameras if cam.id in stored and stored[cam.id] != (mask_secrets(str(cam.source)), cam.fps)]
 
 
 def config_text(cfg: CameraSetConfig) -> str:

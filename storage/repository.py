@@ -24,6 +24,7 @@ from sqlalchemy.sql import ColumnElement
 from mtmct.core.camera_config import CameraSetConfig, load_camera_config
 from mtmct.core.errors import MtmctError
 from mtmct.core.fusion_report import FusionReport
+from mtmct.core.secrets import mask_secrets
 from mtmct.core.tracklet import GlobalIdentity, Tracklet
 from storage import bulk
 from storage.engine import Database
@@ -151,6 +152,7 @@ class Repository:
         if not isinstance(run_id, str) or not run_id.strip():
             raise MtmctError(f"run id must be a non-empty string, got {run_id!r}")
         now = datetime.now(timezone.utc)
+        config_text = mask_secrets(config_text)  # camera passwords are never stored (mtmct.core.secrets)
         with self.db.write() as conn:
             exists = conn.execute(select(Run.id).where(Run.id == run_id)).first() is not None
             kept: list[str] = []
@@ -166,7 +168,8 @@ class Repository:
                 conn.execute(insert(Run).values(id=run_id, name=name, config=config_text, status=RUNNING,
                                                 started_at=now, finished_at=None, fusion_report=None))
             rows = [{"run_id": run_id, "camera_id": c, "source": None, "fps": None} if isinstance(c, str) else
-                    {"run_id": run_id, "camera_id": c.id, "source": str(c.source), "fps": c.fps} for c in cameras]
+                    {"run_id": run_id, "camera_id": c.id, "source": mask_secrets(str(c.source)),
+                     "fps": c.fps} for c in cameras]
             rows = [r for r in rows if r["camera_id"] not in kept]
             if rows:
                 conn.execute(insert(Camera).values(status=PENDING, frames=None, error=None), rows)
@@ -192,6 +195,7 @@ class Repository:
         if len(np.unique(pairs)) != len(pairs):
             raise ValueError(f"camera {camera_id}: boxes_rows has a track twice in one frame")
         frames = int(boxes["frame"].max(initial=0)) if frames is None else frames
+        error = None if error is None else mask_secrets(error)
         with self.db.write() as conn:
             self._require_run(conn, run_id)
             old = conn.execute(select(Camera.source, Camera.fps).where(
