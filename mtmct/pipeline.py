@@ -213,6 +213,7 @@ def run_cameras(
     resume: bool = False,
     handle_signals: bool = True,
     redo_changed: bool = False,
+    take_over: bool = False,
 ) -> RunResult:
     """Track every camera (a pool of Ray actors unless ``use_ray`` is False), fuse, store and write the outputs.
 
@@ -220,22 +221,34 @@ def run_cameras(
     config's name. With ``resume`` the cameras a previous, interrupted run of that id stored are not redone.
     With ``handle_signals`` (and called from the main thread) SIGINT and SIGTERM raise :class:`RunInterrupted`
     after a clean stop; the process's own handlers are back when this returns. A resume whose config gives a stored
-    camera another source or fps is refused unless ``redo_changed`` (then those cameras are run again).
+    camera another source or fps is refused unless ``redo_changed`` (then those cameras are run again). One writer
+    per run id: while another live run holds ``run_id`` this one is refused in one line, unless ``take_over`` (the
+    other then stops at its next write and stores nothing more).
     """
     with _SignalStop(install=handle_signals) as stop:
         return _run(config, out, ray_address, progress, max_frames, use_ray, num_cpus, db, run_id, resume, stop,
-                    redo_changed)
+                    redo_changed, take_over)
 
 
 def _run(config: str | Path | CameraSetConfig, out: str | Path, ray_address: str | None, progress: bool,
          max_frames: int | None, use_ray: bool, num_cpus: int | None, db: str | None, run_id: str | None,
-         resume: bool, stop: _SignalStop, redo_changed: bool = False) -> RunResult:
+         resume: bool, stop: _SignalStop, redo_changed: bool = False, take_over: bool = False) -> RunResult:
     cfg = config if isinstance(config, CameraSetConfig) else load_camera_config(config)  # all checked here
     run_id = check_run_id(cfg.name if run_id is None else run_id)
     topology = Topology.from_config(cfg)
     out = Path(out)
     url = resolve_url(db, out)
     repo = Repository(open_database(url))  # fails fast, before any work, when the database is unreachable
+    # a lease left by a stop half way through taking it names this process: the next run finds it gone
+    with repo.hold(run_id, take_over=take_over):
+        return _run_held(cfg, run_id, topology, out, url, repo, ray_address, progress, max_frames, use_ray,
+                         num_cpus, resume, stop, redo_changed)
+
+
+def _run_held(cfg: CameraSetConfig, run_id: str, topology: Topology, out: Path, url: str, repo: Repository,
+              ray_address: str | None, progress: bool, max_frames: int | None, use_ray: bool,
+              num_cpus: int | None, resume: bool, stop: _SignalStop, redo_changed: bool) -> RunResult:
+    """The run, while this process is ``run_id``'s only writer."""
     if resume and not repo.list_runs(run_id):
         raise MtmctError(f"--resume: unknown run id '{run_id}' (nothing to resume; drop --resume to start it)")
     changed = changed_cameras(repo, run_id, cfg) if resume else []

@@ -13,6 +13,7 @@ import json
 import logging
 import math
 from collections.abc import Collection, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Protocol
@@ -26,7 +27,7 @@ from mtmct.core.errors import MtmctError
 from mtmct.core.fusion_report import FusionReport
 from mtmct.core.secrets import mask_secrets
 from mtmct.core.tracklet import GlobalIdentity, Tracklet
-from storage import bulk
+from storage import bulk, run_lease
 from storage.engine import Database
 from storage.schema import FAILED, FINISHED, PARTIAL, PENDING, RUNNING, Box, Camera, Identity, Run, TrackletCrop, TrackletRow
 
@@ -142,6 +143,23 @@ class Repository:
 
     def __init__(self, db: Database) -> None:
         self.db = db
+        self._lease: tuple[str, str] | None = None  # (run id, token) while :meth:`hold` holds one
+
+    @contextmanager
+    def hold(self, run_id: str, take_over: bool = False) -> Iterator[None]:
+        """Be ``run_id``'s only writer for the block (:mod:`storage.run_lease`): refused in one line while another
+        live writer holds it, unless ``take_over``; every write of this run inside the block is fenced."""
+        with run_lease.held(self.db, run_id, take_over=take_over) as token:
+            self._lease = (run_id, token)
+            try:
+                yield
+            finally:
+                self._lease = None
+
+    def _fence(self, conn: Connection, run_id: str) -> None:
+        """Inside a write transaction: stop if this repository's lease on ``run_id`` was taken over."""
+        if self._lease is not None and self._lease[0] == run_id:
+            run_lease.check(conn, run_id, self._lease[1])
 
     # ---- writes -------------------------------------------------------------------------------------------
 
@@ -154,6 +172,7 @@ class Repository:
         now = datetime.now(timezone.utc)
         config_text = mask_secrets(config_text)  # camera passwords are never stored (mtmct.core.secrets)
         with self.db.write() as conn:
+            self._fence(conn, run_id)
             exists = conn.execute(select(Run.id).where(Run.id == run_id)).first() is not None
             kept: list[str] = []
             if resume and exists:
@@ -197,6 +216,7 @@ class Repository:
         frames = int(boxes["frame"].max(initial=0)) if frames is None else frames
         error = None if error is None else mask_secrets(error)
         with self.db.write() as conn:
+            self._fence(conn, run_id)
             self._require_run(conn, run_id)
             old = conn.execute(select(Camera.source, Camera.fps).where(
                 Camera.run_id == run_id, Camera.camera_id == camera_id)).first()
@@ -218,6 +238,7 @@ class Repository:
         earlier fusion's report would describe other ids). Unknown members are skipped."""
         text = _report_json(report)  # checked before the transaction: a bad report writes nothing
         with self.db.write() as conn:
+            self._fence(conn, run_id)
             self._require_run(conn, run_id)
             conn.execute(update(Run).where(Run.id == run_id).values(fusion_report=text))
             spans = {(c, k): (s, e) for c, k, s, e in conn.execute(
@@ -247,6 +268,7 @@ class Repository:
         one; :meth:`write_identities` with ``report=`` is the one-transaction path."""
         text = _report_json(report)
         with self.db.write() as conn:
+            self._fence(conn, run_id)
             self._require_run(conn, run_id)
             conn.execute(update(Run).where(Run.id == run_id).values(fusion_report=text))
 
@@ -256,6 +278,7 @@ class Repository:
         if status not in (FINISHED, PARTIAL, FAILED):
             raise ValueError(f"finish_run status must be {FINISHED!r}, {PARTIAL!r} or {FAILED!r}, got {status!r}")
         with self.db.write() as conn:
+            self._fence(conn, run_id)
             self._require_run(conn, run_id)
             conn.execute(update(Run).where(Run.id == run_id).values(
                 status=status, finished_at=datetime.now(timezone.utc)))

@@ -61,6 +61,20 @@ class Run(Base):
     fusion_report: Mapped[str | None] = mapped_column(Text)
 
 
+class RunLease(Base):
+    """Who is writing a run right now (:mod:`storage.run_lease`): one row per run being written, renewed by its
+    writer's heartbeat. Not a child of ``runs``: it is taken before the run row exists and outlives its
+    replacement."""
+
+    __tablename__ = "run_leases"
+    run_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(64))
+    host: Mapped[str] = mapped_column(String(255))
+    pid: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    heartbeat_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
 class Camera(Base):
     """One camera of a run; ``status`` is finished only once its boxes and tracklets are all stored."""
 

@@ -31,6 +31,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                                 "cross-camera IDF1 and who was linked, split or merged, as `mtmct eval mtmc` does")
     p.add_argument("--resume", action="store_true",
                    help="finish an interrupted run (Ctrl-C, SIGTERM, a crash): skip its stored cameras")
+    p.add_argument("--take-over", action="store_true",
+                   help="write this run id even while another live `mtmct run` holds it (that run then stops and "
+                        "stores nothing more); without it such a run is refused")
     p.add_argument("--redo-changed", action="store_true",
                    help="with --resume: run again the stored cameras whose source or fps the config changed "
                         "(without it such a resume is refused)")
@@ -60,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         result = run_cameras(config, args.out, ray_address=args.ray_address, max_frames=args.max_frames,
                              num_cpus=args.num_cpus, db=args.db, run_id=args.run_id, resume=args.resume,
-                             redo_changed=args.redo_changed)
+                             redo_changed=args.redo_changed, take_over=args.take_over)
     except RunInterrupted as stop:
         resume = "; finish with --resume" if stop.run_id is not None else ""
         print(f"mtmct run: {stop}{resume}", file=sys.stderr, flush=True)
