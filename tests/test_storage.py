@@ -440,3 +440,26 @@ def test_a_database_from_before_fusion_reports_upgrades(empty_url):
     db = open_database(empty_url, upgrade=False)
     assert Repository(db).fusion_report("old") is None and Repository(db).list_runs()[0].id == "old"
     db.close()
+
+
+def test_upgrading_masks_passwords_older_versions_stored(empty_url):
+    """Versions before revision 0003 stored camera sources verbatim; the upgrade masks them in the run's config,
+    its camera rows and their errors, and adds the lease table."""
+    migrate(empty_url, "0002")
+    secret = "rtsp://admin:CamPass123@cam.example/stream"
+    engine = create_db_engine(empty_url)
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO runs (id, name, config, status, started_at) VALUES "
+                          "('old', 'old', :c, 'finished', CURRENT_TIMESTAMP)"), {"c": f"cameras:\n- source: {secret}\n"})
+        conn.execute(text("INSERT INTO cameras (run_id, camera_id, source, status, error) VALUES "
+                          "('old', 'c1', :s, 'failed', :e)"), {"s": secret, "e": f"cannot open {secret}"})
+    engine.dispose()
+    upgrade(empty_url)
+    engine = create_db_engine(empty_url)
+    with engine.connect() as conn:
+        stored = [*conn.execute(text("SELECT config FROM runs")).scalars(),
+                  *conn.execute(text("SELECT source || ' ' || error FROM cameras")).scalars()]
+        assert "run_leases" in inspect(conn).get_table_names()
+    engine.dispose()
+    assert stored and not any("CamPass123" in s for s in stored), stored
+    assert all("rtsp://admin:***@cam.example/stream" in s for s in stored)
