@@ -43,6 +43,7 @@ from mtmct.core.secrets import mask_secrets
 from mtmct.core.tracklet import GlobalIdentity, Tracklet
 from mtmct.ray_session import start_ray, stop_ray
 from storage import Repository, open_database, resolve_url
+from storage.run_lease import RunTakenOver
 from storage.schema import FAILED, FINISHED, PARTIAL
 
 log = logging.getLogger(__name__)
@@ -273,7 +274,16 @@ def _run_held(cfg: CameraSetConfig, run_id: str, topology: Topology, out: Path, 
 
     def store(res: CameraResult) -> None:
         with stop.deferred():  # a camera is stored whole or not at all, and counted in the stop's message
-            repo.write_camera(run_id, res.camera_id, None, res.tracklets, frames=res.frames, error=res.error)
+            try:
+                repo.write_camera(run_id, res.camera_id, None, res.tracklets, frames=res.frames, error=res.error)
+            except RunTakenOver:
+                raise
+            except MtmctError as error:  # e.g. INSERT revoked mid-run: what is stored stays, resumable
+                done = kept + stored_now
+                raise MtmctError(f"cannot store camera {res.camera_id} of run '{run_id}': {error}; "
+                                 f"{len(done)} camera{'' if len(done) == 1 else 's'} stored before "
+                                 f"{'are' if len(done) != 1 else 'is'} kept{': ' + ', '.join(done) if done else ''}"
+                                 "; fix it and finish with --resume") from error
             if not res.error:
                 stored_now.append(res.camera_id)
         if res.error:

@@ -52,6 +52,16 @@ def one_line(error: BaseException, url: str | URL) -> str:
     return text.replace(str(password), "***") if password else text
 
 
+def _rights_hint(error: BaseException) -> str:
+    """What to do when the database refused a write for lack of rights (a read-only role, INSERT revoked, a
+    read-only SQLite file); empty for any other error. ``error``: SQLAlchemy's wrapper or the driver's own."""
+    orig = getattr(error, "orig", None) or error
+    if getattr(orig, "sqlstate", None) == "42501" or "readonly database" in str(orig):
+        return (" (the database user needs SELECT, INSERT, UPDATE and DELETE on mtmct's tables, or write access "
+                "to the SQLite file)")
+    return ""
+
+
 class Database:
     """An engine plus the dialect-specific knowledge the repository needs (bulk path, write transactions)."""
 
@@ -66,21 +76,33 @@ class Database:
     @contextmanager
     def write(self) -> Iterator[Connection]:
         """One write transaction (BEGIN IMMEDIATE on SQLite): committed on success, rolled back on any error."""
-        try:
+        with self._one_line():
             with self.engine.connect() as conn:
                 conn = conn.execution_options(sqlite_immediate=True)
                 with conn.begin():
                     yield conn
-        except (exc.OperationalError, exc.InterfaceError) as error:
-            raise MtmctError(f"database {self.url}: {one_line(error, self.engine.url)}") from error
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
-        try:
+        with self._one_line():
             with self.engine.connect() as conn:
                 yield conn
-        except (exc.OperationalError, exc.InterfaceError) as error:
-            raise MtmctError(f"database {self.url}: {one_line(error, self.engine.url)}") from error
+
+    @contextmanager
+    def _one_line(self) -> Iterator[None]:
+        """The operator's database problems (unreachable, locked, no rights) as a one-line MtmctError; anything
+        else (a bug of ours) keeps its traceback."""
+        try:
+            yield
+        except (exc.OperationalError, exc.InterfaceError, exc.ProgrammingError) as error:
+            hint = _rights_hint(error)
+            if isinstance(error, exc.ProgrammingError) and not hint:
+                raise
+            raise MtmctError(f"database {self.url}: {one_line(error, self.engine.url)}{hint}") from error
+        except Exception as error:  # the bulk path's COPY raises the driver's own errors, unwrapped
+            if not _rights_hint(error):
+                raise
+            raise MtmctError(f"database {self.url}: {one_line(error, self.engine.url)}{_rights_hint(error)}") from error
 
     def close(self) -> None:
         self.engine.dispose()
