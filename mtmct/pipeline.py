@@ -265,6 +265,11 @@ def _run_held(cfg: CameraSetConfig, run_id: str, topology: Topology, out: Path, 
             stored[t.camera_id].append(t)
     cam_dir = out / "cameras"
     cam_dir.mkdir(parents=True, exist_ok=True)
+    for cam in kept:  # a resume into another --out writes every camera's file, not only the redone ones
+        mot = repo.camera_mot_file(run_id, cam)
+        if mot is not None:
+            with atomic_write(cam_dir / f"{cam}.txt", "wb") as fh:
+                fh.write(mot)
     todo = [cam for cam in cfg.cameras if cam.id not in kept]
     tracker = None if cfg.tracker is None else cfg.tracker.model_dump()  # None: the shipped preset
     workers = [dict(camera_cfg=cam, models_cfg=cfg.models, tracker_cfg=tracker, out_dir=cam_dir, threads=1,
@@ -275,7 +280,9 @@ def _run_held(cfg: CameraSetConfig, run_id: str, topology: Topology, out: Path, 
     def store(res: CameraResult) -> None:
         with stop.deferred():  # a camera is stored whole or not at all, and counted in the stop's message
             try:
-                repo.write_camera(run_id, res.camera_id, None, res.tracklets, frames=res.frames, error=res.error)
+                mot = res.mot_file.read_bytes() if res.mot_file and res.mot_file.is_file() else None
+                repo.write_camera(run_id, res.camera_id, None, res.tracklets, frames=res.frames, error=res.error,
+                                  mot_file=mot)
             except RunTakenOver:
                 raise
             except MtmctError as error:  # e.g. INSERT revoked mid-run: what is stored stays, resumable

@@ -12,6 +12,7 @@ import hashlib
 import json
 import logging
 import math
+import zlib
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -196,12 +197,14 @@ class Repository:
         return kept
 
     def write_camera(self, run_id: str, camera_id: str, boxes_rows: np.ndarray | Iterable[Sequence[float]] | None,
-                     tracklets: Sequence[Tracklet], frames: int | None = None, error: str | None = None) -> None:
+                     tracklets: Sequence[Tracklet], frames: int | None = None, error: str | None = None,
+                     mot_file: bytes | None = None) -> None:
         """Store one camera's boxes and tracklets in one transaction, replacing what it had.
 
         ``boxes_rows``: :data:`storage.bulk.BOX_DTYPE` rows (every box the tracker wrote, tracklet or not), or
         None to store the tracklets' own boxes. ``error`` marks the camera failed (its partial output is kept,
-        but :meth:`stored_cameras` leaves it out so ``--resume`` runs it again).
+        but :meth:`stored_cameras` leaves it out so ``--resume`` runs it again). ``mot_file``: the camera's MOT file
+        as written, kept (compressed) so a resume can write it again (:meth:`camera_mot_file`).
         """
         boxes = boxes_from_tracklets(tracklets) if boxes_rows is None else bulk.as_boxes(boxes_rows)
         wrong = [t.key for t in tracklets if t.camera_id != camera_id]
@@ -223,7 +226,8 @@ class Repository:
             conn.execute(delete(Camera).where(Camera.run_id == run_id, Camera.camera_id == camera_id))
             conn.execute(insert(Camera).values(
                 run_id=run_id, camera_id=camera_id, source=old.source if old else None, fps=old.fps if old else None,
-                frames=frames, status=FAILED if error else FINISHED, error=error))
+                frames=frames, status=FAILED if error else FINISHED, error=error,
+                mot_file=None if mot_file is None else zlib.compress(mot_file, 6)))
             bulk.insert_boxes(conn, run_id, camera_id, boxes)
             bulk.insert_rows(conn, "tracklets", _TRACKLET_COLUMNS, (_tracklet_row(run_id, t) for t in tracklets),
                              _TRACKLET_PG)
@@ -437,6 +441,15 @@ class Repository:
                                 .where(c.run_id.in_(run_ids)).order_by(c.run_id, c.camera_id)).all()
         rows = [[str(v) for v in r] for r in (*runs, *cams)]
         return hashlib.sha256(json.dumps(rows).encode()).hexdigest()
+
+    def camera_mot_file(self, run_id: str, camera_id: str) -> bytes | None:
+        """The camera's MOT file as its tracker wrote it (None: not stored, e.g. a camera stored before
+        revision 0003)."""
+        with self.db.read() as conn:
+            self._require_run(conn, run_id)
+            data = conn.execute(select(Camera.mot_file).where(Camera.run_id == run_id,
+                                                              Camera.camera_id == camera_id)).scalar_one_or_none()
+        return None if data is None else zlib.decompress(data)
 
     def camera_boxes(self, run_id: str, camera_id: str, first_frame: int, last_frame: int) -> np.ndarray:
         """Boxes of one camera in ``[first_frame, last_frame]`` with their tracklet's global id (-1: none), as a

@@ -86,6 +86,9 @@ class Camera(Base):
     frames: Mapped[int | None] = mapped_column(Integer)
     status: Mapped[str] = mapped_column(String(16))
     error: Mapped[str | None] = mapped_column(Text)
+    # the camera's MOT file as its tracker wrote it (zlib), so a --resume into another --out rewrites it byte for
+    # byte; NULL for cameras stored before revision 0003 or by library callers that wrote no file
+    mot_file: Mapped[bytes | None] = mapped_column(LargeBinary)
 
 
 def _camera_fk() -> ForeignKeyConstraint:

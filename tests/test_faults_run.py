@@ -214,3 +214,24 @@ def test_resume_with_a_changed_source_is_refused_unless_told(tmp_path, db_url):
     run_cameras(edited, tmp_path / "out", resume=True, redo_changed=True, **kw)
     (cam,) = repo.list_cameras("edit")
     assert cam.source == str(data / "c2" / "video.mp4") and cam.status == "finished"
+
+
+def test_resume_into_another_out_writes_every_output_file(tmp_path, db_url):
+    """Found: `--resume` into another `--out` wrote only the redone cameras' files. Now the kept cameras' MOT files
+    come back from storage byte for byte, and every file equals the first folder's."""
+    from mtmct.pipeline import run_cameras
+
+    data = shared_path("data", "mtmc-pets09-overlap")
+    config = _config(tmp_path, {"c1": str(data / "c1" / "video.mp4"), "c2": str(data / "c2" / "video.mp4")})
+    kw = dict(use_ray=False, progress=False, max_frames=15, db=db_url, run_id="moved", handle_signals=False)
+    run_cameras(config, tmp_path / "first", **kw)
+    run_cameras(config, tmp_path / "second", resume=True, **kw)  # every camera kept: nothing is run again
+
+    def files(folder: Path) -> dict[str, bytes]:
+        return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+    first, second = files(tmp_path / "first"), files(tmp_path / "second")
+    assert {"cameras/c1.txt", "cameras/c2.txt", "mtmct_result.txt", "tracklets.jsonl"} <= set(second)
+    assert sum(len(first[f"cameras/{c}.txt"].splitlines()) for c in ("c1", "c2")) > 10  # tracks were written
+    assert second.keys() == first.keys() - {"mtmct.db"}  # SQLite's file lives in the first folder only
+    assert all(second[name] == first[name] for name in second), [n for n in second if second[n] != first[n]]

@@ -1,7 +1,9 @@
-"""Run leases: ``run_leases``, one row per run being written (:mod:`storage.run_lease`), and camera passwords
-masked in what older versions stored.
+"""Run leases: ``run_leases``, one row per run being written (:mod:`storage.run_lease`); ``cameras.mot_file``, the
+camera's MOT file as written (zlib), so ``--resume`` into another ``--out`` rewrites every output; and camera
+passwords masked in what older versions stored.
 
-A new table, so existing runs need nothing. The data step masks URL passwords (``rtsp://user:***@host``) in
+A new table and a nullable column, so existing runs need nothing (their cameras have no stored MOT file; a resume
+writes those from the stored boxes' tracklets as before: it writes none). The data step masks URL passwords (``rtsp://user:***@host``) in
 every stored run config, camera source and camera error: versions before this one stored them verbatim. The
 masking cannot be undone, so the downgrade drops only the table.
 
@@ -37,6 +39,7 @@ def upgrade() -> None:
         sa.Column('heartbeat_at', sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint('run_id', name=op.f('pk_run_leases')),
     )
+    op.add_column('cameras', sa.Column('mot_file', sa.LargeBinary(), nullable=True))
     conn = op.get_bind()
     for table, key, columns in (("runs", ("id",), ("config",)),
                                 ("cameras", ("run_id", "camera_id"), ("source", "error"))):
@@ -52,5 +55,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    """Downgrade schema (the masked passwords stay masked: they are not stored anywhere to restore)."""
+    """Downgrade schema (the masked passwords stay masked: they are not stored anywhere to restore). A plain ALTER
+    TABLE DROP COLUMN, not batch mode (copying ``cameras`` on SQLite would cascade-delete its children)."""
+    op.execute('ALTER TABLE cameras DROP COLUMN mot_file')
     op.drop_table('run_leases')
