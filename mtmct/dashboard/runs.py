@@ -8,6 +8,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel
 
+from mtmct.dashboard.masking import public_camera
 from mtmct.dashboard.web import ERRORS, page, store
 from storage.repository import CameraInfo, RunInfo
 
@@ -45,8 +46,10 @@ def get_run(request: Request, run_id: str) -> RunDetailOut:
 
 
 def run_detail(request: Request, run_id: str) -> RunDetailOut:
+    """The run as the API and pages show it: camera sources and errors masked (a run stored before storage
+    masked them holds camera passwords)."""
     run = store(request).run(run_id)
-    return RunDetailOut(**vars(run), camera_list=store(request).repo().list_cameras(run_id))
+    return RunDetailOut(**vars(run), camera_list=[public_camera(c) for c in store(request).repo().list_cameras(run_id)])
 
 
 @router.get("/", response_class=HTMLResponse, include_in_schema=False)

@@ -10,10 +10,14 @@ from fastapi import HTTPException
 from sqlalchemy import exc
 
 from mtmct.core.errors import MtmctError
+from mtmct.core.secrets import mask_secrets
 from storage import Database, Repository, open_database
 from storage.repository import IdentityInfo, RunInfo
 
 log = logging.getLogger(__name__)
+
+# all a client learns of a database failure: its host, port, user and name are for the operator, in the log
+DATABASE_UNAVAILABLE = "database unavailable (the server log says why)"
 
 
 class Store:
@@ -34,9 +38,8 @@ class Store:
         try:
             return open_database(self.url, reader=True)  # a viewer never creates a database nor changes a schema
         except Exception as error:  # noqa: BLE001 - any reason the database is unusable is a 503
-            message = str(error) if isinstance(error, MtmctError) else "cannot open the database"
-            log.warning("database unavailable: %s", message)
-            raise HTTPException(503, f"database unavailable: {message}") from None
+            log.warning("database unavailable: %s", mask_secrets(" ".join(str(error).split()) or repr(error)))
+            raise HTTPException(503, DATABASE_UNAVAILABLE) from None
 
     def run(self, run_id: str) -> RunInfo:
         """The run, or 404."""

@@ -12,7 +12,9 @@ from __future__ import annotations
 from fastapi import APIRouter, HTTPException, Path, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
+from mtmct.core.secrets import mask_secrets
 from mtmct.dashboard import frames as drawing
+from mtmct.dashboard.masking import public_camera
 from mtmct.dashboard.runs import run_detail
 from mtmct.dashboard.web import ERRORS, IMAGE, frames, page, store
 from storage.repository import CameraInfo
@@ -21,7 +23,9 @@ router = APIRouter()
 
 
 def camera(request: Request, run_id: str, camera_id: str) -> CameraInfo:
-    for cam in run_detail(request, run_id).camera_list:
+    """The stored camera row, source unmasked: for opening the source only, never for showing (mask_secrets)."""
+    store(request).run(run_id)  # 404 for an unknown run
+    for cam in store(request).repo().list_cameras(run_id):
         if cam.camera_id == camera_id:
             return cam
     raise HTTPException(404, f"unknown camera {camera_id!r} in run {run_id!r}")
@@ -36,7 +40,8 @@ def annotated_frame(request: Request, run_id: str, camera_id: str,
     cam = camera(request, run_id, camera_id)
     image = frames(request).read(cam.source, frame, cam.fps)
     if image is None:
-        raise HTTPException(404, f"frame {frame} of camera {camera_id!r} cannot be read from {cam.source}")
+        raise HTTPException(404, f"frame {frame} of camera {camera_id!r} cannot be read from "
+                                 f"{mask_secrets(str(cam.source))}")
     rows = store(request).repo().camera_boxes(run_id, camera_id, frame, frame)
     return Response(drawing.jpeg(drawing.draw_boxes(image, rows)), media_type="image/jpeg",
                     headers={"Cache-Control": "max-age=60"})
@@ -50,5 +55,6 @@ def player_page(request: Request, run_id: str, camera_id: str,
     last = max(cam.frames or 1, 1)
     fps = frames(request).fps(cam.source, cam.fps)  # the rate the run read the source at
     if fps is None:
-        raise HTTPException(404, f"camera {camera_id!r} of run {run_id!r}: its source {cam.source} cannot be read")
-    return page(request, "video.html", run=run, cam=cam, frame=min(frame, last), last=last, fps=round(fps, 3))
+        raise HTTPException(404, f"camera {camera_id!r} of run {run_id!r}: its source "
+                                 f"{mask_secrets(str(cam.source))} cannot be read")
+    return page(request, "video.html", run=run, cam=public_camera(cam), frame=min(frame, last), last=last, fps=round(fps, 3))

@@ -13,11 +13,13 @@ from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel
 
 from mtmct.dashboard.frames import FrameReader
+from mtmct.dashboard.masking import finalize
 from mtmct.dashboard.store import Store
 from mtmct.query_service import QueryService
 
 HERE = Path(__file__).resolve().parent
 templates = Jinja2Templates(directory=HERE / "templates")
+templates.env.finalize = finalize  # every printed value masked: no page shows a camera password
 
 
 class ErrorOut(BaseModel):
