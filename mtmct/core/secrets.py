@@ -14,11 +14,12 @@ import re
 
 MASK = "***"
 
-# scheme://user:password@ -- the password may hold anything but "/" and whitespace, a raw "@" included (to the last "@")
-_USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<user>[^:/@\s]*):(?P<password>[^/\s]+)@")
-# ?password=... &token=... (common in HTTP camera URLs)
+# scheme://user:password@ -- the password may hold anything but "/", quotes and whitespace, a raw "@" included (to
+# the last "@"); quotes end it so a URL quoted in YAML or JSON stays loadable once masked
+_USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<user>[^:/@\s]*):(?P<password>[^/\s'\"]+)@")
+# ?password=... &token=... (common in HTTP camera URLs); the value ends where YAML/JSON punctuation begins
 _QUERY = re.compile(r"(?P<key>[?&;](?:password|passwd|pwd|pass|token|access_token|api_key|apikey|key|secret|auth)=)"
-                    r"(?P<value>[^&;#\s]+)", re.IGNORECASE)
+                    r"(?P<value>[^&;#\s'\"{}\[\],]+)", re.IGNORECASE)
 
 
 def mask_secrets(text: str) -> str:
