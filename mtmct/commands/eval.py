@@ -1,4 +1,4 @@
-"""`mtmct eval mot|mtmc|reid ...`: tracking metrics from maintained libraries, ReID retrieval metrics."""
+"""`mtmct eval mot|mtmc|world|reid ...`: tracking metrics from maintained libraries, ReID retrieval metrics."""
 
 from __future__ import annotations
 
@@ -31,6 +31,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     mtmc.add_argument("--pred", required=True, help="predictions, e.g. OUT/mtmct_result.txt")
     mtmc.add_argument("--json", action="store_true", help="print one JSON object")
     mtmc.set_defaults(run=run_mtmc)
+    world = kinds.add_parser("world", help="ground-plane tracking: MOTA, MODA, IDF1, IDP, IDR, ID switches, mean "
+                                           "distance, matched by distance in metres",
+                             description="GT and PRED are frame,id,X,Y files in metres (e.g. gt_world.txt and "
+                                         "OUT/mtmct_world.txt), one row per frame and id. Per frame, points are "
+                                         "matched one-to-one within --max-distance (py-motmetrics accumulator); "
+                                         "with --footprint only points inside the polygon count.")
+    world.add_argument("--gt", required=True, help="ground truth, e.g. gt_world.txt")
+    world.add_argument("--pred", required=True, help="predictions, e.g. OUT/mtmct_world.txt")
+    world.add_argument("--footprint", help='JSON {"polygon": [[X, Y], ...]} in metres, e.g. footprint_world.json')
+    world.add_argument("--max-distance", type=float, default=1.0, metavar="M",
+                       help="largest match distance in metres (default 1.0)")
+    world.add_argument("--json", action="store_true", help="print one JSON object")
+    world.set_defaults(run=run_world)
     reid = kinds.add_parser("reid", help="ReID retrieval: CMC rank-1/5/10 and mAP (Market-1501 protocol)",
                             description="QUERY and GALLERY hold Market-1501-named crops PPPP_cCsS_FFFFFF_NN.jpg; "
                                         "same-id same-camera and id -1 gallery images are junk, 0000 are distractors.")
@@ -100,6 +113,14 @@ def run_mtmc(args: argparse.Namespace) -> int:
     print(f"{'ALL (global ids)':<16}" + "".join(f"{result[k]:>10.3f}" for k in keys))
     print()
     print(identity_table(identity))
+    return 0
+
+
+def run_world(args: argparse.Namespace) -> int:
+    from mtmct.eval_world import evaluate_world_files, world_table
+
+    result = evaluate_world_files(args.gt, args.pred, args.footprint, args.max_distance)
+    print(json.dumps(result.to_dict()) if args.json else world_table(result))
     return 0
 
 
