@@ -15,10 +15,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator, Field, ValidationInfo, field_validator, model_validator
+from pydantic import AfterValidator, BeforeValidator, Field, ValidationInfo, field_validator, model_validator
 
 from mtmct.core.config.base import (Number, Positive, StrictModel, Text, base_dir, expand, read_yaml,
                                     require_unique, resolve_path, validate)
+from mtmct.core.config.calibration import CalibrationConfig, no_homography_too
 from mtmct.core.config.fusion import FusionConfig
 from mtmct.core.config.models import ModelsConfig
 from mtmct.core.config.topology import Link, TopologyConfig
@@ -57,6 +58,10 @@ class CameraConfig(StrictModel):
     homography: Annotated[tuple[Row, Row, Row] | None, Field(description=(
         "3x3 image-to-ground-plane matrix (rows). With homographies on both cameras of an overlap link, "
         "simultaneous tracklets must stand within topology.max_ground_distance of each other."))] = None
+    calibration: Annotated[CalibrationConfig | None, AfterValidator(no_homography_too), Field(description=(
+        "Ground-plane calibration in metres, the full form of homography (one of: homography, point pairs, "
+        "K/R/t/dist, or a file and view), with image_size for resized videos; null: none. Not with "
+        "homography."))] = None
 
     @field_validator("id")
     @classmethod
