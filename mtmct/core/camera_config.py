@@ -45,6 +45,11 @@ cameras:                            # one entry per camera; each runs in its own
     homography: [[0.01, 0, 0], [0, 0.01, 0], [0, 0, 1]]  # image to ground plane (3x3); null: none
   - id: c2
     source: c2/video.mp4
+    calibration:                    # ground plane in METRES, the full form of homography; exactly one of: homography,
+                                    # points {image: [[u, v], ...], ground: [[X, Y], ...]} (4+ pairs, fit by OpenCV),
+                                    # K + R + t (+ dist), or file + view (calibration.json or WILDTRACK/MultiviewX XML)
+      homography: [[0.01, 0, 0], [0, 0.01, 0], [0, 0, 1]]  # undistorted image pixel -> ground metres
+      image_size: [288, 360]        # the [width, height] these numbers are for; frames of another size are scaled
 topology:                           # a list of links, or this mapping of links and the time rules' knobs
   links:                            # which camera pairs a person can pass between (unlisted pairs: see unlisted)
     - a: c1                         # the two cameras of the link (either order)
