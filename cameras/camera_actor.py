@@ -18,7 +18,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from cameras.tracklet_builder import TrackletBuilder, TrackletSink
+from mtmct.core.calibration import GroundCalibration
 from mtmct.core.camera_config import CameraConfig, ModelsConfig
 from mtmct.core.errors import MtmctError
 from mtmct.core.secrets import mask_secrets
@@ -44,6 +47,15 @@ class CameraResult:
     @property
     def ok(self) -> bool:
         return self.error is None
+
+
+def ground_calibration(camera: CameraConfig) -> GroundCalibration | None:
+    """The camera's ground calibration: ``calibration:``, else the plain ``homography:`` (metres), else None."""
+    if camera.calibration is not None:
+        return camera.calibration.build()
+    if camera.homography is not None:
+        return GroundCalibration.from_homography(np.asarray(camera.homography, np.float64))
+    return None
 
 
 class CameraWorker:
@@ -89,6 +101,7 @@ class CameraWorker:
     def _run(self) -> CameraResult:
         from cameras.camera_loop import run_camera_loop
         from cameras.deepsort import load_tracker
+        from cameras.det_file import DetFile
         from cameras.detector import load_detector
         from cameras.embedder import load_embedder
         from cameras.mot_writer import MotWriter
@@ -98,22 +111,28 @@ class CameraWorker:
         result = CameraResult(self.camera.id)
         source, tracklet_sink = None, None
         try:
-            source = open_source(self.camera.source, fps=self.camera.fps)  # first: a missing source fails fast
-            with self._lock:
-                total = source.frame_count
-                self._total = total if self.max_frames is None else min(total or self.max_frames, self.max_frames)
             m = self.models
-            motion_only = m.reid is None
+            det = DetFile(self.camera.det_file, conf=m.conf) if self.camera.det_file else None
+            if det is not None:  # a camera without footage: its detections, numbered frames, motion only
+                frames, total, detect = det.frames(self.camera.fps), det.last_frame, det.detect
+            else:
+                source = open_source(self.camera.source, fps=self.camera.fps)  # first: a missing source fails fast
+                frames, total = source, source.frame_count
+            with self._lock:
+                self._total = total if self.max_frames is None else min(total or self.max_frames, self.max_frames)
+            motion_only = m.reid is None or det is not None
             tracker = load_tracker(self.tracker_cfg, motion_only=motion_only)
             builder = TrackletBuilder(self.camera.id, max_gap=tracker.max_age, clock_offset=self.camera.clock_offset,
-                                      **self.builder_args)
-            detector = load_detector(m.detector, device=m.device, conf=m.conf,
-                                     classes=None if m.classes is None else list(m.classes), threads=self.threads)
+                                      calibration=ground_calibration(self.camera), **self.builder_args)
+            if det is None:
+                detector = load_detector(m.detector, device=m.device, conf=m.conf,
+                                         classes=None if m.classes is None else list(m.classes), threads=self.threads)
+                detect = lambda frame: detector.detect(frame.image)  # noqa: E731 - the loop's detect callable
             reid = None if motion_only else load_embedder(m.reid, device=m.device, threads=self.threads)
             mot = MotWriter(self.out_dir / f"{self.camera.id}.txt", keep_rows=False)
             tracklet_sink = TrackletSink(builder)
-            loop = run_camera_loop(source, lambda frame: detector.detect(frame.image), tracker, [mot, tracklet_sink],
-                                   embedder=reid, total=source.frame_count, max_frames=self.max_frames,
+            loop = run_camera_loop(frames, detect, tracker, [mot, tracklet_sink],
+                                   embedder=reid, total=total, max_frames=self.max_frames,
                                    name=self.camera.id, progress=False, on_frame=self._frame_done)
             result.frames, result.mot_file, result.error = loop.frames, mot.path, loop.error
             result.seconds = loop.seconds

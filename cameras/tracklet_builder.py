@@ -18,7 +18,8 @@ import numpy as np
 from cameras.embedder import crop_boxes
 from cameras.track_rows import TrackRows
 from cameras.tracked_frame import TrackedFrame
-from mtmct.core.boxes import iou, xyxy_to_tlwh
+from mtmct.core.boxes import foot_points, iou, xyxy_to_tlwh
+from mtmct.core.calibration import GroundCalibration
 from mtmct.core.tracklet import SHORT, SMALL, Tracklet
 
 log = logging.getLogger(__name__)
@@ -56,10 +57,13 @@ class TrackletBuilder:
         n_crops: representative crops kept per tracklet; more helps people review matches but costs storage.
         crop_height: height in pixels the crops are resized to (JPEG size grows with its square).
         jpeg_quality: 0-100; higher keeps detail for review at the cost of bytes.
+        calibration: the camera's ground calibration (metres); each tracklet then carries the ground position of
+            every box's foot point (``Tracklet.world``). Fitted to the frame size at the first image.
     """
 
     def __init__(self, camera_id: str, max_gap: int = 30, min_frames: int = 10, min_height: float = 50.0,
-                 clock_offset: float = 0.0, n_crops: int = 3, crop_height: int = 128, jpeg_quality: int = 90) -> None:
+                 clock_offset: float = 0.0, n_crops: int = 3, crop_height: int = 128, jpeg_quality: int = 90,
+                 calibration: GroundCalibration | None = None) -> None:
         if max_gap < 0 or min_frames < 1 or min_height < 0 or n_crops < 0 or crop_height < 8:
             raise ValueError(f"TrackletBuilder: need max_gap >= 0, min_frames >= 1, min_height >= 0, n_crops >= 0 "
                              f"and crop_height >= 8, got {max_gap}, {min_frames}, {min_height}, {n_crops}, "
@@ -68,6 +72,8 @@ class TrackletBuilder:
         self.max_gap, self.min_frames, self.min_height = max_gap, min_frames, min_height
         self.clock_offset = clock_offset
         self.n_crops, self.crop_height, self.jpeg_quality = n_crops, crop_height, jpeg_quality
+        self.calibration = calibration
+        self._sized = False  # whether the calibration was fitted to the frames' size yet
         self._open: dict[int, _Open] = {}
         self._heights: deque[float] = deque(maxlen=2000)  # recent box heights: the camera's typical person size
 
@@ -95,6 +101,9 @@ class TrackletBuilder:
 
         Each track's ReID feature is its row's embedding: the one of the detection the tracker assigned it.
         """
+        if self.calibration is not None and image is not None and not self._sized:
+            self.calibration = self.calibration.for_size(image.shape[1], image.shape[0])
+            self._sized = True
         weights = self.weights(tracks)
         self._heights.extend(float(h) for h in tracks.xyxy[:, 3] - tracks.xyxy[:, 1])
         crops = crop_boxes(image, tracks.xyxy) if image is not None and self.n_crops else None
@@ -159,9 +168,10 @@ class TrackletBuilder:
             flags.add(SHORT)
         if float(np.median(boxes[:, 3])) < self.min_height:
             flags.add(SMALL)
+        world = None if self.calibration is None else self.calibration.to_ground(foot_points(np.stack(state.boxes)))
         return Tracklet(self.camera_id, track_id, state.cls, state.frames, state.times, boxes, state.scores,
                         embedding, quality=quality, flags=frozenset(flags),
-                        crops=self._pick_crops(state) if state.crops else [])
+                        crops=self._pick_crops(state) if state.crops else [], world=world)
 
 
 class TrackletSink:

@@ -42,6 +42,7 @@ from mtmct.core.fusion_report import FusionReport
 from mtmct.core.secrets import mask_secrets
 from mtmct.core.tracklet import GlobalIdentity, Tracklet
 from mtmct.ray_session import start_ray, stop_ray
+from mtmct.world_trajectories import WORLD_FILE, write_world
 from storage import Repository, open_database, resolve_url
 from storage.run_lease import RunTakenOver
 from storage.schema import FAILED, FINISHED, PARTIAL
@@ -329,7 +330,8 @@ def run_status(results: list[CameraResult]) -> str:
 
 
 def write_outputs(result: RunResult) -> None:
-    """mtmct_result.txt (every tracklet box under its global id), tracklets.jsonl/.npz and crops."""
+    """mtmct_result.txt (every tracklet box under its global id), mtmct_world.txt (ground positions, when cameras
+    are calibrated), tracklets.jsonl/.npz and crops."""
     out = result.out_dir
     rows = []
     for t in result.tracklets:
@@ -352,6 +354,7 @@ def write_outputs(result: RunResult) -> None:
                 "start_frame": t.start_frame, "end_frame": t.end_frame, "start_time": round(t.start_time, 3),
                 "end_time": round(t.end_time, 3), "frames": len(t), "quality": round(float(t.quality), 4),
                 "flags": sorted(t.flags), "crops": names}) + "\n")
+    write_world(out / WORLD_FILE, result.tracklets)
     emb = [t.embedding for t in result.tracklets if t.embedding is not None]
     with atomic_write(out / "tracklets.npz", "wb") as fh:
         np.savez_compressed(fh,

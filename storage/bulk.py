@@ -17,20 +17,24 @@ from sqlalchemy import Connection
 
 # One row per tracked box; ``write_camera`` takes this structured array (or rows in this column order).
 BOX_DTYPE = np.dtype([("frame", "<i8"), ("time", "<f8"), ("track_id", "<i8"), ("x", "<f4"), ("y", "<f4"),
-                      ("w", "<f4"), ("h", "<f4"), ("score", "<f4"), ("cls", "<i8")])
+                      ("w", "<f4"), ("h", "<f4"), ("score", "<f4"), ("cls", "<i8"), ("gx", "<f4"), ("gy", "<f4")])
+# gx, gy: the foot point on the ground plane in metres (NaN, stored as NULL on SQLite: no calibration, or beyond
+# the horizon)
 BOX_COLUMNS = ("run_id", "camera_id") + BOX_DTYPE.names
 _BOX_PG = {"frame": ">i4", "time": ">f8", "track_id": ">i4", "x": ">f4", "y": ">f4", "w": ">f4", "h": ">f4",
-           "score": ">f4", "cls": ">i4"}  # the column types of storage.schema.Box, in network byte order
+           "score": ">f4", "cls": ">i4", "gx": ">f4", "gy": ">f4"}  # the column types of storage.schema.Box, in network byte order
 _PGCOPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + struct.pack(">ii", 0, 0)
 _PGCOPY_TRAILER = struct.pack(">h", -1)
 SQLITE_BATCH = 50_000
 
 
 def as_boxes(rows: np.ndarray | Iterable[Sequence[float]]) -> np.ndarray:
-    """Box rows as a :data:`BOX_DTYPE` array (from tuples ``frame, time, track_id, x, y, w, h, score, cls``)."""
+    """Box rows as a :data:`BOX_DTYPE` array (from tuples ``frame, time, track_id, x, y, w, h, score, cls[, gx,
+    gy]``; without ground coordinates they are NaN)."""
     if isinstance(rows, np.ndarray) and rows.dtype == BOX_DTYPE:
         return rows
-    return np.array([tuple(r) for r in rows], BOX_DTYPE)
+    nan = (float("nan"), float("nan"))
+    return np.array([tuple(r) if len(r) == len(BOX_DTYPE.names) else (*r, *nan) for r in rows], BOX_DTYPE)
 
 
 def insert_boxes(conn: Connection, run_id: str, camera_id: str, boxes: np.ndarray) -> None:

@@ -135,6 +135,7 @@ def boxes_from_tracklets(tracklets: Iterable[Tracklet]) -> np.ndarray:
             t.frames, t.times, t.track_id, t.scores, t.cls)
         for i, name in enumerate("xywh"):
             rows[name] = t.boxes[:, i]
+        rows["gx"], rows["gy"] = (np.nan, np.nan) if t.world is None else (t.world[:, 0], t.world[:, 1])
         start += len(t)
     return out
 
@@ -538,11 +539,11 @@ def _load_tracklets(conn: Connection, where: list[ColumnElement], crops: bool) -
     t, b, key = TrackletRow, Box, (TrackletRow.run_id, TrackletRow.camera_id, TrackletRow.track_id)
     rows = conn.execute(select(*t.__table__.c).where(*where).order_by(*key)).all()
     boxes = conn.execute(
-        select(b.run_id, b.camera_id, b.track_id, b.frame, b.time, b.x, b.y, b.w, b.h, b.score)
+        select(b.run_id, b.camera_id, b.track_id, b.frame, b.time, b.x, b.y, b.w, b.h, b.score, b.gx, b.gy)
         .join(t, and_(b.run_id == t.run_id, b.camera_id == t.camera_id, b.track_id == t.track_id,
                       b.frame.between(t.start_frame, t.end_frame)))
         .where(*where).order_by(b.run_id, b.camera_id, b.track_id, b.frame)).all()
-    data = np.array([r[3:] for r in boxes], np.float64).reshape(-1, 7)
+    data = np.array([r[3:] for r in boxes], np.float64).reshape(-1, 9)  # NULL ground positions become NaN
     spans: dict[tuple, tuple[int, int]] = {}
     start = 0
     for i in range(1, len(boxes) + 1):
@@ -565,5 +566,6 @@ def _load_tracklets(conn: Connection, where: list[ColumnElement], crops: bool) -
             times=data[s:e, 1], boxes=data[s:e, 2:6], scores=data[s:e, 6],
             embedding=None if row.embedding is None else np.frombuffer(row.embedding, "<f4").copy(),
             quality=row.quality, flags=frozenset(row.flags.split(",")) if row.flags else frozenset(),
-            crops=jpegs.get((row.run_id, row.camera_id, row.track_id), []), global_id=row.global_id))
+            crops=jpegs.get((row.run_id, row.camera_id, row.track_id), []), global_id=row.global_id,
+            world=data[s:e, 7:9]))
     return out

@@ -245,8 +245,8 @@ def _arguments(cls: type, skip: set[str]) -> dict[str, object]:
 
 @pytest.mark.parametrize("model,cls,skip", [
     (TrackerConfig, DeepSort, set()),
-    # per camera: the camera's id and clock, and max_gap = the tracker's max_age
-    (TrackletsConfig, TrackletBuilder, {"camera_id", "clock_offset", "max_gap"}),
+    # per camera: the camera's id, clock and calibration, and max_gap = the tracker's max_age
+    (TrackletsConfig, TrackletBuilder, {"camera_id", "clock_offset", "max_gap", "calibration"}),
 ], ids=["tracker", "tracklets"])
 def test_config_covers_the_constructor(model, cls, skip):
     """Keys equal constructor arguments, defaults included, and a config builds the object it configures."""

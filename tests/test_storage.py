@@ -52,7 +52,9 @@ def make_tracklets(camera: str, n: int = 6, frames: int = 25, dim: int = 256, se
             times=(np.arange(start, start + frames) - 1) / 7.0 + 0.123456789, boxes=rng.random((frames, 4)) * 500,
             scores=rng.random(frames), embedding=None if k == n - 1 else emb / np.linalg.norm(emb),
             quality=float(rng.random()), flags=frozenset({SHORT}) if k % 2 else frozenset(),
-            crops=[_jpeg(seed * 100 + k * 3 + i) for i in range(k % 3)]))
+            crops=[_jpeg(seed * 100 + k * 3 + i) for i in range(k % 3)],
+            # ground positions on every other tracklet (a calibrated view), NaN where beyond the horizon
+            world=None if k % 2 else np.where(rng.random((frames, 1)) < 0.1, np.nan, rng.random((frames, 2)) * 30)))
     return out
 
 
@@ -70,6 +72,9 @@ def assert_same(a: Tracklet, b: Tracklet) -> None:
     assert (a.embedding is None) == (b.embedding is None)
     if a.embedding is not None:
         assert a.embedding.tobytes() == b.embedding.tobytes()  # bit-identical
+    assert (a.world is None) == (b.world is None)
+    if a.world is not None:
+        assert np.array_equal(a.world, b.world, equal_nan=True) and b.world.dtype == np.float32
 
 
 def store_run(repo: Repository, run_id: str, cameras=("c1", "c2"), seed: int = 0,
@@ -98,7 +103,7 @@ def test_migration_head_equals_orm_metadata(db_url):
 
 def test_roundtrip_is_exact(repo):
     tracks = make_tracklets("cam-1")
-    extra = np.array([(3, 0.5, 999, 1.5, 2.5, 10.25, 20.125, 0.3, 0)], BOX_DTYPE)  # a box of no tracklet
+    extra = np.array([(3, 0.5, 999, 1.5, 2.5, 10.25, 20.125, 0.3, 0, np.nan, np.nan)], BOX_DTYPE)  # a box of no tracklet
     repo.start_run("r1", "cfg", "test", ["cam-1"])
     repo.write_camera("r1", "cam-1", np.concatenate([boxes_from_tracklets(tracks), extra]), tracks, frames=60)
     back = repo.load_tracklets("r1", crops=True)

@@ -31,6 +31,9 @@ class Tracklet:
     flags: frozenset[str] = frozenset()
     crops: list[bytes] = field(default_factory=list)  # a few representative JPEG crops
     global_id: int | None = None
+    # (T, 2) float32 ground-plane position (X, Y) in metres of each box's foot point, NaN where it cannot be mapped
+    # (beyond the horizon); None for a camera without calibration
+    world: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         self.frames = np.asarray(self.frames, np.int64).reshape(-1)
@@ -42,6 +45,12 @@ class Tracklet:
         if self.embedding is not None:
             self.embedding = np.asarray(self.embedding, np.float32).reshape(-1)
         self.flags = frozenset(self.flags)
+        if self.world is not None:
+            self.world = np.asarray(self.world, np.float32).reshape(-1, 2)
+            if np.isnan(self.world).all():  # nothing on the ground: as if uncalibrated (what storage gives back)
+                self.world = None
+            elif len(self.world) != len(self.frames):
+                raise ValueError(f"Tracklet {self.key}: world has {len(self.world)} rows for {len(self.frames)} frames")
 
     @property
     def key(self) -> tuple[str, int]:

@@ -41,12 +41,17 @@ class Zone(StrictModel):
         "At least 3 [x, y] points in the camera's pixels."))]
 
 
+DET_PREFIX = "det:"  # a source that is a det file: a camera known only by its detections
+
+
 class CameraConfig(StrictModel):
     """One camera: ``source`` is an absolute path, a URL or a device index; ``fps`` None keeps the source's."""
 
     id: Annotated[Text, Field(description="Unique; names the output file <id>.txt.")]
     source: Annotated[Text, Field(description=(
-        "Video file, frame folder, device index, or rtsp:// / http:// URL (paths relative to the config)."))]
+        "Video file, frame folder, device index, or rtsp:// / http:// URL (paths relative to the config); or "
+        "det:PATH, a MOTChallenge det file of a camera without footage (needs fps; tracked by motion and, when "
+        "calibrated, placed on the ground)."))]
     fps: Annotated[Positive | None, Field(description=(
         "Overrides the source's frame rate; null: the source's own."))] = None
     clock_offset: Annotated[Number, Field(description=(
@@ -73,7 +78,23 @@ class CameraConfig(StrictModel):
     @field_validator("source")
     @classmethod
     def _resolve(cls, value: str, info: ValidationInfo) -> str:
+        if value.startswith(DET_PREFIX):
+            path = value[len(DET_PREFIX):]
+            if not path:
+                raise ValueError("det: needs the det file's path, e.g. det:View_005/det/det.txt")
+            return DET_PREFIX + resolve_path(path, info)
         return resolve_path(value, info)
+
+    @model_validator(mode="after")
+    def _det_needs_fps(self) -> CameraConfig:
+        if self.source.startswith(DET_PREFIX) and self.fps is None:
+            raise ValueError("a det: source has no frame rate of its own: give fps")
+        return self
+
+    @property
+    def det_file(self) -> str | None:
+        """The det file of a ``det:`` source (a camera without footage), else None."""
+        return self.source[len(DET_PREFIX):] if self.source.startswith(DET_PREFIX) else None
 
     @field_validator("zones")
     @classmethod
