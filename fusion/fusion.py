@@ -41,6 +41,7 @@ from tqdm import tqdm
 from fusion.calibration import (competitor_thresholds, handover_best, learn_window, mutual_best, subsample, tail_share,
                                 thresholds, window_competitors, window_report)
 from fusion.clustering import constrained_clusters, edge_graph
+from fusion.ground import GROUND_WEIGHT, ground_edges
 from fusion.motion import continuity_error, end_states
 from fusion.rerank import cosine_distance, rerank_set
 from fusion.topology import OVERLAP, Topology
@@ -456,6 +457,11 @@ def fuse_report(tracklets: Sequence[Tracklet], topology: Topology, config: Fusio
                               config.rerank_lambda)
             reranked = 1.0 - dist[position[pairs[:, 0]], position[pairs[:, 1]]].astype(np.float64)
             weights = np.where(strong, weights, reranked)  # strong edges keep their similarity
+    pairs, weights, strong, joined = _with_ground_edges(tracklets, table, edges.topology, config, pairs, weights,
+                                                        strong)
+    if joined:
+        notes.append(f"ground: {joined} simultaneous pairs of calibrated views within {config.ground_distance} m "
+                     "joined")
     full_emb = np.zeros((n, max(emb.shape[1], 1)), np.float32)
     full_emb[rows] = emb
     flags = frozenset(config.low_quality_flags)
@@ -471,6 +477,24 @@ def fuse_report(tracklets: Sequence[Tracklet], topology: Topology, config: Fusio
     report = FusionReport(thresholds=tuple(edges.thresholds[k] for k in order), links=tuple(edges.windows),
                           tracklets=n, identities=len(identities), notes=tuple(notes))
     return identities, report
+
+
+def _with_ground_edges(tracklets: Sequence[Tracklet], table: _Table, topology: Topology, config: FusionConfig,
+                       pairs: np.ndarray, weights: np.ndarray, strong: np.ndarray
+                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """Add the strong edges of :mod:`fusion.ground` (simultaneous calibrated sightings at one place, embeddings
+    or not) to the clustering's edges; returns the edges and how many ground edges were added."""
+    placed = np.flatnonzero([t.world is not None for t in tracklets])
+    if len(placed) < 2 or config.ground_distance <= 0:
+        return pairs, weights, strong, 0
+    local = _time_candidates(table.cam[placed], table.start[placed], table.end[placed], topology, 0.0)
+    found, dist = ground_edges(tracklets, placed[local], table.cam, topology.sync_tolerance_s,
+                               config.ground_distance, config.ground_min_samples)
+    if not len(found):
+        return pairs, weights, strong, 0
+    found = np.sort(found, axis=1)
+    return (np.concatenate([pairs, found]), np.concatenate([weights, GROUND_WEIGHT - dist]),
+            np.concatenate([strong, np.ones(len(found), bool)]), len(found))
 
 
 def _identities(tracklets: Sequence[Tracklet], table: _Table, labels: np.ndarray) -> list[GlobalIdentity]:

@@ -42,6 +42,7 @@ import numpy as np
 from mtmct.core.boxes import foot_points, tlwh_to_xyxy
 from mtmct.core.config.camera_set import CameraSetConfig
 from mtmct.core.config.topology import Link, TopologyConfig
+from fusion.ground import common_distances
 from mtmct.core.errors import MtmctError
 from mtmct.core.tracklet import Tracklet
 
@@ -60,6 +61,7 @@ class CameraGeometry:
 
     homography: np.ndarray | None = None
     zones: tuple[np.ndarray, ...] = ()
+    ground: bool = False  # calibrated: its tracklets carry ground positions (Tracklet.world), compared directly
 
     def __post_init__(self) -> None:
         if self.homography is not None:
@@ -116,8 +118,9 @@ class Topology:
     def from_config(cls, config: CameraSetConfig) -> Topology:
         """A camera set's topology: its cameras in order, its links and knobs, and the geometry (zones,
         homography) of the cameras that have any."""
-        geometry = {cam.id: CameraGeometry(homography=cam.homography, zones=tuple(z.polygon for z in cam.zones))
-                    for cam in config.cameras if cam.zones or cam.homography is not None}
+        geometry = {cam.id: CameraGeometry(homography=cam.homography, zones=tuple(z.polygon for z in cam.zones),
+                                           ground=cam.calibration is not None or cam.homography is not None)
+                    for cam in config.cameras if cam.zones or cam.homography is not None or cam.calibration}
         t = config.topology
         return cls([cam.id for cam in config.cameras], t.links, geometry, overlap_gap_s=t.overlap_gap_s,
                    reentry_max_s=t.reentry_max_s, max_ground_distance=t.max_ground_distance,
@@ -246,6 +249,9 @@ class Topology:
         gx, gy = self.geometry.get(x.camera_id), self.geometry.get(y.camera_id)
         if gx is None or gy is None:
             return True
+        if x.overlaps_in_time(y) and x.world is not None and y.world is not None:  # calibrated: metres
+            dist = common_distances(x, y, self.sync_tolerance_s)
+            return not len(dist) or bool(np.median(dist) <= self.max_ground_distance)
         if x.overlaps_in_time(y):
             # Samples of x and y at (nearly) the same moment.
             right = np.clip(np.searchsorted(y.times, x.times), 0, len(y.times) - 1)

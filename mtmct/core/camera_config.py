@@ -68,6 +68,8 @@ fusion:                             # how tracklets become global identities (Fu
   overlap_similarity: auto          # minimum similarity of a simultaneous pair in overlapping views
   motion_gap_s: 2.0                 # longest gap (s) for a motion continuation in one camera; 0 disables
   motion_tolerance: 1.0             # box heights between the extrapolated end and the next start
+  ground_distance: 1.0              # calibrated views: metres within which simultaneous sightings are one person
+  ground_min_samples: 3             # fewest common moments for that
   motion_similarity: auto           # minimum similarity of a motion continuation (a veto)
   false_merge_rate: 0.001           # calibration: share of different-person pairs that reach similarity
   veto_false_rate: 0.1              # calibration: share of different-person pairs that pass the vetoes

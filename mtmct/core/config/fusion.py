@@ -54,6 +54,13 @@ class FusionConfig(StrictModel):
     motion_tolerance: Annotated[NonNegative, Field(description=(
         "Largest distance, in box heights, between the extrapolated end and the next start. Raising it forgives "
         "turns and jittery boxes but joins neighbours."))] = 1.0
+    ground_distance: Annotated[NonNegative, Field(description=(
+        "Calibrated cameras: simultaneous tracklets of two overlap-linked views whose foot points stand within "
+        "this many metres (median over their common moments), each the other's closest, are one person, "
+        "appearance or not (0 disables). Raising it forgives calibration error and unsynchronised clocks but "
+        "joins people walking side by side."))] = 1.0
+    ground_min_samples: Annotated[Annotated[int, Field(ge=1)], Field(description=(
+        "Fewest common moments for that: more resists two people crossing, fewer links brief sightings."))] = 3
     motion_similarity: Annotated[AutoSimilarity, Field(description=(
         "Minimum similarity of a motion continuation: a veto for clear changes of person. 'auto' (default): as "
         "overlap_similarity (in a crowd, people walking one behind the other continue each other's motion, "
