@@ -463,7 +463,8 @@ def fuse_report(tracklets: Sequence[Tracklet], topology: Topology, config: Fusio
         notes.append(f"ground: {joined} simultaneous pairs of calibrated views within {config.ground_distance} m "
                      "joined")
     full_emb = np.zeros((n, max(emb.shape[1], 1)), np.float32)
-    full_emb[rows] = emb
+    if len(rows):  # no camera with ReID (e.g. only det: cameras): no embeddings at all
+        full_emb[rows] = emb
     flags = frozenset(config.low_quality_flags)
     attach = np.array([t.quality < config.min_quality or bool(t.flags & flags) for t in tracklets], bool)
     labels = constrained_clusters(n, pairs, weights, _merge_check(table, edges.topology), embeddings=full_emb,

@@ -11,8 +11,10 @@ frame of it.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from mtmct.core.atomic_file import atomic_write
@@ -30,30 +32,135 @@ def _clock(tracklets: Sequence[Tracklet]) -> tuple[float, float] | None:
     return fps, longest.start_time - (longest.start_frame - 1) / fps
 
 
-def world_rows(tracklets: Sequence[Tracklet]) -> np.ndarray:
-    """``(N, 4)`` rows ``frame, global_id, X, Y`` (metres), one per identity and frame, sorted by frame then id:
-    the mean position over the views that see the identity then. Empty when no fused tracklet has ground positions.
+@dataclass(frozen=True)
+class GroundFilter:
+    """How one identity's sightings become one trajectory: a constant-velocity Kalman filter in metres over the
+    reference camera's frames, fed at each frame with the views that see the identity then.
+
+    Views disagree (clocks a frame or two apart, feet hidden, a calibration off by decimetres), and now and then one
+    view's tracklet joined to the identity is someone else for a while; the plain mean then lands between two
+    people. The filter keeps the sightings within ``gate`` metres of where the identity is expected and fuses them
+    (their mean, trusted in proportion to their number); when none is, it takes the nearest to the prediction
+    within ``jump`` metres, else restarts at the views' median (a genuine jump: the identity was lost a while).
+    Defaults are physical, not fitted: people walk about 1.5 m/s, a frame at 7-10 fps is ~0.2 m, foot points in one
+    view are good to ~0.3 m. ``noise`` is that measurement error (m), ``accel`` the walking acceleration (m/s^2).
     """
+
+    gate: float = 1.0
+    jump: float = 2.0
+    noise: float = 0.3
+    accel: float = 1.0
+    max_gap_s: float = 2.0  # a longer gap restarts the filter
+    same_place: float = 0.5  # two identities closer than this at one moment are one person (0: keep both)
+
+
+def _clock(tracklets: Sequence[Tracklet]) -> tuple[float, float] | None:
+    """(fps, time of frame 1) of the camera of ``tracklets``, from its longest tracklet's frames and times."""
+    longest = max(tracklets, key=lambda t: t.end_frame - t.start_frame)
+    if longest.end_frame == longest.start_frame:
+        return None
+    fps = (longest.end_frame - longest.start_frame) / (longest.end_time - longest.start_time)
+    return fps, longest.start_time - (longest.start_frame - 1) / fps
+
+
+def _sightings(tracklets: Sequence[Tracklet]) -> tuple[np.ndarray, float]:
+    """``(N, 4)`` rows ``frame, global_id, X, Y`` of every ground sighting on the reference clock, and its fps."""
+    ref = tracklets[0].camera_id
+    clock = _clock([t for t in tracklets if t.camera_id == ref])
+    parts = []
+    for t in tracklets:
+        ok = ~np.isnan(t.world).any(axis=1)
+        if ok.any():
+            frames = (np.rint((t.times[ok] - clock[1]) * clock[0]) + 1 if clock and t.camera_id != ref
+                      else t.frames[ok].astype(np.float64))
+            parts.append(np.column_stack([frames, np.full(ok.sum(), t.global_id), t.world[ok]]))
+    rows = np.concatenate(parts) if parts else np.zeros((0, 4))
+    return rows, clock[0] if clock else 10.0
+
+
+def _filter(frames: np.ndarray, groups: list[np.ndarray], fps: float, f: GroundFilter) -> np.ndarray:
+    """One identity: its position at each of ``frames`` from that frame's sightings ``groups`` (see GroundFilter)."""
+    kf = cv2.KalmanFilter(4, 2)
+    kf.measurementMatrix = np.array([[1, 0, 0, 0], [0, 1, 0, 0]], np.float32)
+    out = np.zeros((len(frames), 2))
+    last = None
+    for i, (frame, seen) in enumerate(zip(frames, groups)):
+        dt = 0.0 if last is None else (frame - last) / fps
+        if last is None or dt > f.max_gap_s:
+            start = np.median(seen, axis=0)
+            kf.statePost = np.array([[start[0]], [start[1]], [0], [0]], np.float32)
+            kf.errorCovPost = np.diag([f.noise ** 2, f.noise ** 2, 1.0, 1.0]).astype(np.float32)
+            out[i], last = start, frame
+            continue
+        kf.transitionMatrix = np.array([[1, 0, dt, 0], [0, 1, 0, dt], [0, 0, 1, 0], [0, 0, 0, 1]], np.float32)
+        q = f.accel ** 2
+        kf.processNoiseCov = np.array([[dt ** 4 / 4, 0, dt ** 3 / 2, 0], [0, dt ** 4 / 4, 0, dt ** 3 / 2],
+                                       [dt ** 3 / 2, 0, dt ** 2, 0], [0, dt ** 3 / 2, 0, dt ** 2]], np.float32) * q
+        predicted = kf.predict()[:2, 0].astype(np.float64)
+        dist = np.linalg.norm(seen - predicted, axis=1)
+        near = seen[dist <= f.gate]
+        if not len(near) and dist.min() <= f.jump:
+            near = seen[[int(dist.argmin())]]
+        if not len(near):  # a genuine jump: start again where the views are
+            start = np.median(seen, axis=0)
+            kf.statePost = np.array([[start[0]], [start[1]], [0], [0]], np.float32)
+            out[i], last = start, frame
+            continue
+        kf.measurementNoiseCov = np.eye(2, dtype=np.float32) * (f.noise ** 2 / len(near))
+        out[i] = kf.correct(near.mean(axis=0).astype(np.float32).reshape(2, 1))[:2, 0]
+        last = frame
+    return out
+
+
+def world_rows(tracklets: Sequence[Tracklet], ground_filter: GroundFilter | None = GroundFilter()) -> np.ndarray:
+    """``(N, 4)`` rows ``frame, global_id, X, Y`` (metres), one per identity and frame, sorted by frame then id,
+    from the views that see the identity then (``ground_filter`` None: their plain mean). Empty when no fused
+    tracklet has ground positions."""
     placed = [t for t in tracklets if t.world is not None and t.global_id is not None]
     if not placed:
         return np.zeros((0, 4))
-    ref = placed[0].camera_id
-    clock = _clock([t for t in placed if t.camera_id == ref])
-    parts = []
-    for t in placed:
-        ok = ~np.isnan(t.world).any(axis=1)
-        if not ok.any():
-            continue
-        frames = (np.rint((t.times[ok] - clock[1]) * clock[0]) + 1 if clock and t.camera_id != ref
-                  else t.frames[ok].astype(np.float64))
-        parts.append(np.column_stack([frames, np.full(ok.sum(), t.global_id), t.world[ok]]))
-    if not parts:
+    rows, fps = _sightings(placed)
+    if not len(rows):
         return np.zeros((0, 4))
-    rows = np.concatenate(parts)
     keys, inverse, counts = np.unique(rows[:, :2], axis=0, return_inverse=True, return_counts=True)
     inverse = inverse.reshape(-1)
-    xy = np.column_stack([np.bincount(inverse, rows[:, 2]), np.bincount(inverse, rows[:, 3])]) / counts[:, None]
-    return np.column_stack([keys, xy])  # np.unique sorts by frame, then id
+    if ground_filter is None:
+        xy = np.column_stack([np.bincount(inverse, rows[:, 2]), np.bincount(inverse, rows[:, 3])]) / counts[:, None]
+        return np.column_stack([keys, xy])  # np.unique sorts by frame, then id
+    order = np.argsort(inverse, kind="stable")
+    groups = np.split(rows[order, 2:], np.cumsum(counts)[:-1])  # the sightings of each (frame, id) key
+    out = np.zeros((len(keys), 4))
+    out[:, :2] = keys
+    by_id = np.lexsort((keys[:, 0], keys[:, 1]))  # each identity's keys in frame order
+    bounds = np.flatnonzero(np.diff(keys[by_id, 1])) + 1
+    for member in np.split(by_id, bounds):
+        out[member, 2:] = _filter(keys[member, 0], [groups[k] for k in member], fps, ground_filter)
+    return _one_per_place(out, ground_filter.same_place)
+
+
+def _one_per_place(rows: np.ndarray, radius: float) -> np.ndarray:
+    """Ground-plane non-maximum suppression: at each frame, of identities standing within ``radius`` metres of
+    each other, keep the one with the longest trajectory. Two identities at one place at one moment are one person
+    whose views fusion did not join (e.g. a view's track that spans two fragments of another view's); keeping both
+    would count the person twice."""
+    if radius <= 0 or not len(rows):
+        return rows
+    ids, length = np.unique(rows[:, 1], return_counts=True)
+    size = dict(zip(ids.tolist(), length.tolist()))
+    keep = np.ones(len(rows), bool)
+    starts = np.flatnonzero(np.r_[True, np.diff(rows[:, 0]) != 0])
+    for lo, hi in zip(starts, np.r_[starts[1:], len(rows)]):
+        if hi - lo < 2:
+            continue
+        frame = rows[lo:hi]
+        order = sorted(range(hi - lo), key=lambda i: -size[frame[i, 1]])
+        kept: list[int] = []
+        for i in order:
+            if any(np.linalg.norm(frame[i, 2:] - frame[j, 2:]) < radius for j in kept):
+                keep[lo + i] = False
+            else:
+                kept.append(i)
+    return rows[keep]
 
 
 def write_world(path: str | Path, tracklets: Sequence[Tracklet]) -> int:
