@@ -112,7 +112,9 @@ class CameraWorker:
         source, tracklet_sink = None, None
         try:
             m = self.models
-            det = DetFile(self.camera.det_file, conf=m.conf) if self.camera.det_file else None
+            det = None
+            if self.camera.det_file:
+                det = DetFile(self.camera.det_file, conf=m.conf if self.camera.det_conf is None else self.camera.det_conf)
             if det is not None:  # a camera without footage: its detections, numbered frames, motion only
                 frames, total, detect = det.frames(self.camera.fps), det.last_frame, det.detect
             else:

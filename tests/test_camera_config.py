@@ -149,7 +149,7 @@ BAD = [
     ("cameras[0].zones", [{"name": "d", "polygon": [[0, 0], [1, 0], [1, 1]]}] * 2,
      "cameras[0].zones: duplicate zone name 'd' ([0] and [1])"),
     ("cameras[0].homography", [[1, 0], [0, 1]], "cameras[0].homography[0][2]: missing item"),
-    ("cameras[0].url", "x", "cameras[0].url: unknown key (known: id, source, fps, clock_offset, zones, homography, calibration)"),
+    ("cameras[0].url", "x", "cameras[0].url: unknown key (known: id, source, fps, det_conf, clock_offset, zones, homography, calibration)"),
     ("cameras", [], "cameras: expected at least 1 item, got 0"),
     ("cameras", DELETE, "cameras: missing"),
     ("topology[0].b", "c9", "topology: link c1-c9 names an unknown camera 'c9'; cameras: c1, c2, c3"),

@@ -38,6 +38,7 @@ cameras:                            # one entry per camera; each runs in its own
   - id: c1                          # unique; names the output file <id>.txt
     source: c1/video.mp4            # video file, frame folder, device index, or rtsp:// / http:// URL
     fps: 10                         # overrides the source's frame rate; null: the source's own
+    det_conf: null                  # a det:PATH source's score threshold; null: models.conf
     clock_offset: 0.0               # seconds added to this camera's timestamps to reach the shared clock
     zones:                          # named image regions (hand-over areas) for fusion and dashboards
       - name: door                  # unique within the camera

@@ -54,6 +54,9 @@ class CameraConfig(StrictModel):
         "calibrated, placed on the ground)."))]
     fps: Annotated[Positive | None, Field(description=(
         "Overrides the source's frame rate; null: the source's own."))] = None
+    det_conf: Annotated[Annotated[float, Field(ge=0, le=1)] | None, Field(description=(
+        "A det: source's score threshold (its detector's scores are not the configured detector's); null: "
+        "models.conf."))] = None
     clock_offset: Annotated[Number, Field(description=(
         "Seconds added to this camera's timestamps to reach the shared clock."))] = 0.0
     zones: Annotated[tuple[Zone, ...], Field(description=(
