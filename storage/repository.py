@@ -120,6 +120,14 @@ class StoredEmbeddings:
         return int(self.matrix.shape[1])
 
 
+@dataclass(frozen=True)
+class WorldTrack:
+    """One global identity on the ground plane: ``samples`` (N, 3) rows of (time s, X m, Y m), by time."""
+
+    global_id: int
+    samples: np.ndarray
+
+
 CAMERA_BOX_DTYPE = np.dtype([("frame", "<i8"), ("track_id", "<i8"), ("global_id", "<i8"), ("x", "<f4"),
                              ("y", "<f4"), ("w", "<f4"), ("h", "<f4")])
 
@@ -413,6 +421,25 @@ class Repository:
                                        t.end_time, t.n_frames).where(*where)
                                 .order_by(t.start_time, t.camera_id, t.track_id))
             return [TrackletSpan(*row) for row in rows]
+
+    def world_trajectories(self, run_id: str) -> list[WorldTrack]:
+        """Each global identity's path on the ground (what the dashboard's map draws), from its calibrated
+        boxes: one (time, X, Y) per identity and time, the mean over the cameras that see it then (overlapping
+        views place one person slightly apart), by time; identities without ground positions are left out. One
+        grouped query, so a map of 10^6 boxes never builds Tracklet objects."""
+        b, t = Box, TrackletRow
+        query = (select(t.global_id, b.time, func.avg(b.gx), func.avg(b.gy))
+                 .join(t, and_(b.run_id == t.run_id, b.camera_id == t.camera_id, b.track_id == t.track_id,
+                               b.frame.between(t.start_frame, t.end_frame)))
+                 .where(b.run_id == run_id, t.run_id == run_id, t.global_id.is_not(None),
+                        # no position: NULL (SQLite) or NaN (PostgreSQL keeps it, and sorts it above infinity)
+                        b.gx > -math.inf, b.gx < math.inf, b.gy > -math.inf, b.gy < math.inf)
+                 .group_by(t.global_id, b.time).order_by(t.global_id, b.time))
+        with self.db.read() as conn:
+            self._require_run(conn, run_id)
+            rows = np.array(conn.execute(query).all(), np.float64).reshape(-1, 4)
+        cuts = np.flatnonzero(np.diff(rows[:, 0])) + 1
+        return [WorldTrack(int(part[0, 0]), part[:, 1:].copy()) for part in np.split(rows, cuts) if len(part)]
 
     def first_crops(self, run_id: str, tracklets: Collection[tuple[str, int]]) -> dict[tuple[str, int], bytes]:
         """The first stored JPEG crop of each (camera, track) in ``tracklets`` that has one."""

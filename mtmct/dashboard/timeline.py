@@ -93,4 +93,7 @@ def timeline_page(request: Request, run_id: str, cameras: str | None = FILTERS["
     run = run_detail(request, run_id)
     data = build(request, run_id, cameras, start, end)
     all_cameras = [c.camera_id for c in run.camera_list]
-    return page(request, "timeline.html", run=run, tl=data, colours=colours(all_cameras), all_cameras=all_cameras)
+    config = store(request).repo().run_config(run_id)  # calibrated cameras store ground positions: link the map
+    grounded = config is not None and any(c.calibration is not None or c.homography is not None for c in config.cameras)
+    return page(request, "timeline.html", run=run, tl=data, colours=colours(all_cameras), all_cameras=all_cameras,
+                grounded=grounded)
