@@ -43,6 +43,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from mtmct.core.camera_config import load_camera_config
     from mtmct.core.errors import MtmctError
+    from mtmct.world_trajectories import WORLD_FILE
 
     if args.max_frames is not None and args.max_frames < 1:
         raise MtmctError(f"--max-frames must be at least 1, got {args.max_frames}")
@@ -73,6 +74,9 @@ def run(args: argparse.Namespace) -> int:
         lines += evaluation_lines(args.gt, result.result_file)
     print("\n".join(lines))
     print(f"results: {result.result_file}")
+    world = result.out_dir / WORLD_FILE
+    if world.is_file():  # calibrated cameras: trajectories on the ground plane
+        print(f"ground trajectories: {world}")
     print(f"database: run '{result.run_id}' in {safe_url(result.db_url)}")
     if result.failed:
         if len(result.failed) == len(result.cameras):
