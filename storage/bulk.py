@@ -18,8 +18,8 @@ from sqlalchemy import Connection
 # One row per tracked box; ``write_camera`` takes this structured array (or rows in this column order).
 BOX_DTYPE = np.dtype([("frame", "<i8"), ("time", "<f8"), ("track_id", "<i8"), ("x", "<f4"), ("y", "<f4"),
                       ("w", "<f4"), ("h", "<f4"), ("score", "<f4"), ("cls", "<i8"), ("gx", "<f4"), ("gy", "<f4")])
-# gx, gy: the foot point on the ground plane in metres (NaN, stored as NULL on SQLite: no calibration, or beyond
-# the horizon)
+# gx, gy: the foot point on the ground plane in metres; NaN when unknown (no calibration, beyond the horizon):
+# PostgreSQL's COPY keeps the NaN, SQLite stores NULL; readers treat both as missing
 BOX_COLUMNS = ("run_id", "camera_id") + BOX_DTYPE.names
 _BOX_PG = {"frame": ">i4", "time": ">f8", "track_id": ">i4", "x": ">f4", "y": ">f4", "w": ">f4", "h": ">f4",
            "score": ">f4", "cls": ">i4", "gx": ">f4", "gy": ">f4"}  # the column types of storage.schema.Box, in network byte order

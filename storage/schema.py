@@ -114,7 +114,8 @@ class Box(Base):
     h: Mapped[float] = mapped_column(REAL)
     score: Mapped[float] = mapped_column(REAL)
     cls: Mapped[int] = mapped_column(Integer)
-    # the foot point on the ground plane, metres (revision 0004); NULL for uncalibrated cameras and older runs
+    # the foot point on the ground plane, metres (revision 0004); missing (uncalibrated camera, beyond the horizon,
+    # older runs): NULL, or NaN where PostgreSQL's binary COPY wrote it; readers treat both alike
     gx: Mapped[float | None] = mapped_column(REAL)
     gy: Mapped[float | None] = mapped_column(REAL)
     __table_args__ = (_camera_fk(),)
