@@ -41,7 +41,7 @@ from tqdm import tqdm
 from fusion.calibration import (competitor_thresholds, handover_best, learn_window, mutual_best, subsample, tail_share,
                                 thresholds, window_competitors, window_report)
 from fusion.clustering import constrained_clusters, edge_graph
-from fusion.ground import GROUND_WEIGHT, ground_edges
+from fusion.ground import GROUND_WEIGHT, ground_edges, transit_errors
 from fusion.motion import continuity_error, end_states
 from fusion.rerank import cosine_distance, rerank_set
 from fusion.topology import OVERLAP, Topology
@@ -457,11 +457,10 @@ def fuse_report(tracklets: Sequence[Tracklet], topology: Topology, config: Fusio
                               config.rerank_lambda)
             reranked = 1.0 - dist[position[pairs[:, 0]], position[pairs[:, 1]]].astype(np.float64)
             weights = np.where(strong, weights, reranked)  # strong edges keep their similarity
-    pairs, weights, strong, joined = _with_ground_edges(tracklets, table, edges.topology, config, pairs, weights,
-                                                        strong)
-    if joined:
-        notes.append(f"ground: {joined} simultaneous pairs of calibrated views within {config.ground_distance} m "
-                     "joined")
+    pairs, weights, strong, ground_notes = _with_ground_edges(
+        tracklets, table, edges.topology, config, pairs, weights, strong,
+        edges.thresholds["motion_similarity"].value)
+    notes += ground_notes
     full_emb = np.zeros((n, max(emb.shape[1], 1)), np.float32)
     if len(rows):  # no camera with ReID (e.g. only det: cameras): no embeddings at all
         full_emb[rows] = emb
@@ -481,21 +480,68 @@ def fuse_report(tracklets: Sequence[Tracklet], topology: Topology, config: Fusio
 
 
 def _with_ground_edges(tracklets: Sequence[Tracklet], table: _Table, topology: Topology, config: FusionConfig,
-                       pairs: np.ndarray, weights: np.ndarray, strong: np.ndarray
-                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
-    """Add the strong edges of :mod:`fusion.ground` (simultaneous calibrated sightings at one place, embeddings
-    or not) to the clustering's edges; returns the edges and how many ground edges were added."""
+                       pairs: np.ndarray, weights: np.ndarray, strong: np.ndarray, veto: float
+                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
+    """Add the strong edges of :mod:`fusion.ground` to the clustering's edges: simultaneous calibrated sightings
+    at one place (embeddings or not), and transits carried on the ground through a blind gap (see
+    :func:`_transit_edges`); returns the edges and a note per kind added."""
     placed = np.flatnonzero([t.world is not None for t in tracklets])
     if len(placed) < 2 or config.ground_distance <= 0:
-        return pairs, weights, strong, 0
+        return pairs, weights, strong, []
     local = _time_candidates(table.cam[placed], table.start[placed], table.end[placed], topology, 0.0)
     found, dist = ground_edges(tracklets, placed[local], table.cam, topology.sync_tolerance_s,
                                config.ground_distance, config.ground_min_samples)
-    if not len(found):
-        return pairs, weights, strong, 0
-    found = np.sort(found, axis=1)
-    return (np.concatenate([pairs, found]), np.concatenate([weights, GROUND_WEIGHT - dist]),
-            np.concatenate([strong, np.ones(len(found), bool)]), len(found))
+    moved, error = _transit_edges(tracklets, table, topology, config, placed, veto)
+    notes = []
+    if len(found):
+        notes.append(f"ground: {len(found)} simultaneous pairs of calibrated views within {config.ground_distance} m "
+                     "joined")
+    if len(moved):
+        notes.append(f"ground: {len(moved)} transits carried on the ground through a blind gap")
+    new = np.concatenate([np.sort(found, axis=1), np.sort(moved, axis=1)]).astype(np.int64)
+    if not len(new):
+        return pairs, weights, strong, notes
+    return (np.concatenate([pairs, new]), np.concatenate([weights, GROUND_WEIGHT - dist, GROUND_WEIGHT / 2 - error]),
+            np.concatenate([strong, np.ones(len(new), bool)]), notes)
+
+
+def _transit_edges(tracklets: Sequence[Tracklet], table: _Table, topology: Topology, config: FusionConfig,
+                   placed: np.ndarray, veto: float) -> tuple[np.ndarray, np.ndarray]:
+    """Hand-overs between calibrated cameras through a gap of at most ``ground_transit_s``: the earlier tracklet,
+    carried on at its last ground velocity, arrives within ``ground_distance`` + 0.5 m per second of gap of where
+    the later one appears (the walk's uncertainty grows with time), the topology allows the link, appearance (where
+    both have it) does not veto it, and each is the other's best (smallest miss) successor / predecessor."""
+    if config.ground_transit_s <= 0:
+        return np.zeros((0, 2), np.int64), np.zeros(0)
+    cam, start, end = table.cam[placed], table.start[placed], table.end[placed]
+    local = time_pairs(np.zeros(len(placed), np.int64), start, end, config.ground_transit_s)
+    gap = np.maximum(start[local[:, 1]] - end[local[:, 0]], start[local[:, 0]] - end[local[:, 1]])
+    local = local[(gap > 0) & (cam[local[:, 0]] != cam[local[:, 1]])]
+    rows = placed[local]
+    if not len(rows):
+        return np.zeros((0, 2), np.int64), np.zeros(0)
+    allowed = topology.link_mask(*table.cols(rows[:, 0]), *table.cols(rows[:, 1]))
+    rows = rows[allowed]
+    error, _ = transit_errors(tracklets, rows)
+    gap = np.maximum(table.start[rows[:, 1]] - table.end[rows[:, 0]], table.start[rows[:, 0]] - table.end[rows[:, 1]])
+    ok = error <= config.ground_distance + 0.5 * gap
+    for k in np.flatnonzero(ok):
+        a, b = tracklets[rows[k, 0]], tracklets[rows[k, 1]]
+        if a.embedding is not None and b.embedding is not None and float(a.embedding @ b.embedding) < veto:
+            ok[k] = False
+        elif not topology.transit_possible(a, b):
+            ok[k] = False
+    rows, error = rows[ok], error[ok]
+    if not len(rows):
+        return rows, error
+    earlier = np.where(table.end[rows[:, 0]] <= table.start[rows[:, 1]], rows[:, 0], rows[:, 1])
+    later = np.where(earlier == rows[:, 0], rows[:, 1], rows[:, 0])
+    best_next, best_prev = {}, {}
+    for k in np.argsort(error, kind="stable"):
+        best_next.setdefault(int(earlier[k]), k)
+        best_prev.setdefault(int(later[k]), k)
+    mutual = np.array([best_next[int(earlier[k])] == k and best_prev[int(later[k])] == k for k in range(len(rows))])
+    return rows[mutual], error[mutual]
 
 
 def _identities(tracklets: Sequence[Tracklet], table: _Table, labels: np.ndarray) -> list[GlobalIdentity]:

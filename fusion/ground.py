@@ -65,3 +65,39 @@ def ground_edges(tracklets: Sequence[Tracklet], pairs: np.ndarray, cam: np.ndarr
                         and tracklets[rival].overlaps_in_time(tracklets[other]):
                     keep[k] = False
     return pairs[keep], median[keep]
+
+
+def _ends(t: Tracklet, window: int = 10) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, float] | None:
+    """(first position, last position, velocity m/s at the end, first time, last time) over the tracklet's ground
+    samples (the velocity: a line fit to the last ``window``); None without two ground samples."""
+    if t.world is None:
+        return None
+    ok = ~np.isnan(t.world).any(axis=1)
+    if ok.sum() < 2:
+        return None
+    times, world = t.times[ok], t.world[ok].astype(np.float64)
+    tail_t, tail = times[-window:], world[-window:]
+    span = tail_t - tail_t.mean()
+    denom = float((span ** 2).sum())
+    velocity = (span[:, None] * (tail - tail.mean(axis=0))).sum(axis=0) / denom if denom > 0 else np.zeros(2)
+    return world[0], world[-1], velocity, float(times[0]), float(times[-1])
+
+
+def transit_errors(tracklets: Sequence[Tracklet], pairs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For sequential pairs (rows; either order): (metres between where the earlier one, carried on at its last
+    velocity through the gap, would be and where the later one appears; the straight-line speed in m/s the gap
+    would need). ``inf`` where a side has no ground track."""
+    error, speed = np.full(len(pairs), np.inf), np.full(len(pairs), np.inf)
+    ends = {}
+    for k, (a, b) in enumerate(pairs.tolist()):
+        for r in (a, b):
+            if r not in ends:
+                ends[r] = _ends(tracklets[r])
+        first, second = (a, b) if tracklets[a].end_time <= tracklets[b].start_time else (b, a)
+        x, y = ends[first], ends[second]
+        if x is None or y is None:
+            continue
+        gap = max(y[3] - x[4], 1e-3)
+        error[k] = float(np.linalg.norm(x[1] + x[2] * gap - y[0]))
+        speed[k] = float(np.linalg.norm(y[0] - x[1]) / gap)
+    return error, speed

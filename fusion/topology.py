@@ -111,6 +111,7 @@ class Topology:
     reentry_max_s: float | None = _DEFAULTS.reentry_max_s
     max_ground_distance: float = _DEFAULTS.max_ground_distance
     sync_tolerance_s: float = _DEFAULTS.sync_tolerance_s
+    max_ground_speed: float = _DEFAULTS.max_ground_speed
     unlisted: str = "never"  # a hand-built topology means its links; camera sets default to TopologyConfig's auto
     auto_max_s: float = _DEFAULTS.auto_max_s
 
@@ -124,7 +125,8 @@ class Topology:
         t = config.topology
         return cls([cam.id for cam in config.cameras], t.links, geometry, overlap_gap_s=t.overlap_gap_s,
                    reentry_max_s=t.reentry_max_s, max_ground_distance=t.max_ground_distance,
-                   sync_tolerance_s=t.sync_tolerance_s, unlisted=t.unlisted, auto_max_s=t.auto_max_s)
+                   sync_tolerance_s=t.sync_tolerance_s, unlisted=t.unlisted, auto_max_s=t.auto_max_s,
+                   max_ground_speed=t.max_ground_speed)
 
     # ---- learned windows (see fusion.calibration) ------------------------------------------------------------
     def learnable(self) -> list[Link]:
@@ -192,6 +194,7 @@ class Topology:
         graph.add_weighted_edges_from((self._index[k.a], self._index[k.b], k.fixed_min_s or 0.0) for k in self.links)
         self.min_travel = np.asarray(nx.floyd_warshall_numpy(graph, nodelist=range(n), weight="weight"))
         self.has_geometry = np.array([c in self.geometry for c in self.cameras], bool)
+        self.has_ground = np.array([c in self.geometry and self.geometry[c].ground for c in self.cameras], bool)
 
     def camera_index(self, camera_id: str) -> int:
         try:
@@ -219,11 +222,13 @@ class Topology:
         return sequential | ((gap <= 0) & (self.kind[cam_a, cam_b] == OVERLAP))
 
     def geometry_applies(self, cam_a, start_a, end_a, cam_b, start_b, end_b, direct: bool) -> np.ndarray:
-        """Which pairs need :meth:`positions_agree`: overlap-linked cameras that both have geometry, and for
-        direct links also sequential hand-overs between cameras with zones."""
+        """Which pairs need :meth:`positions_agree`: overlap-linked cameras that both have geometry, for direct
+        links also sequential hand-overs between cameras with zones, and any pair of two calibrated cameras (ground
+        positions and transit speeds)."""
         both = self.has_geometry[cam_a] & self.has_geometry[cam_b] & (cam_a != cam_b)
         overlapping = self._gap(start_a, end_a, start_b, end_b) <= 0
-        return both & (overlapping | direct)
+        ground = self.has_ground[cam_a] & self.has_ground[cam_b] & (cam_a != cam_b)  # transits checked in metres
+        return (both & (overlapping | direct)) | ground
 
     # ---- single pairs -----------------------------------------------------------------------------------------
     def _arrays(self, x: Tracklet, y: Tracklet):
@@ -244,14 +249,29 @@ class Topology:
             return False
         return not self.geometry_applies(*args, direct=False)[0] or self.positions_agree(x, y, direct=False)
 
+    def transit_possible(self, x: Tracklet, y: Tracklet) -> bool:
+        """Whether someone could walk from where the earlier of ``x``, ``y`` leaves the ground to where the later
+        appears in the gap: at most ``max_ground_speed`` beyond ``max_ground_distance`` of slack."""
+        first, second = (x, y) if x.end_time <= y.start_time else (y, x)
+        a = first.world[~np.isnan(first.world).any(axis=1)]
+        b = second.world[~np.isnan(second.world).any(axis=1)]
+        if not len(a) or not len(b):
+            return True
+        gap = max(second.start_time - first.end_time, 0.0)
+        # ends as the median of a few samples: one foot point at a view's border can be metres off
+        leave, enter = np.median(a[-5:], axis=0), np.median(b[:5], axis=0)
+        return bool(np.linalg.norm(enter - leave) <= self.max_ground_distance + self.max_ground_speed * gap)
+
     def positions_agree(self, x: Tracklet, y: Tracklet, direct: bool) -> bool:
         """Geometry check for a pair on two cameras with geometry (see module docstring)."""
         gx, gy = self.geometry.get(x.camera_id), self.geometry.get(y.camera_id)
         if gx is None or gy is None:
             return True
-        if x.overlaps_in_time(y) and x.world is not None and y.world is not None:  # calibrated: metres
-            dist = common_distances(x, y, self.sync_tolerance_s)
-            return not len(dist) or bool(np.median(dist) <= self.max_ground_distance)
+        if x.world is not None and y.world is not None:  # calibrated: metres
+            if x.overlaps_in_time(y):
+                dist = common_distances(x, y, self.sync_tolerance_s)
+                return not len(dist) or bool(np.median(dist) <= self.max_ground_distance)
+            return self.transit_possible(x, y)
         if x.overlaps_in_time(y):
             # Samples of x and y at (nearly) the same moment.
             right = np.clip(np.searchsorted(y.times, x.times), 0, len(y.times) - 1)

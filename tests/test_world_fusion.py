@@ -108,3 +108,32 @@ def test_world_rows_without_calibration_are_empty():
 def test_a_tracklet_with_no_ground_point_counts_as_uncalibrated(bad):
     t = Tracklet("a", 1, 0, np.arange(1, 4), np.arange(3) / FPS, np.ones((3, 4)), np.ones(3), None, world=bad)
     assert t.world is None
+
+
+def _transit_topology() -> Topology:
+    return Topology(["a", "b"], [Link(a="a", b="b", min_s=0, max_s=20)],
+                    {c: CameraGeometry(ground=True) for c in ("a", "b")})
+
+
+def test_a_person_is_carried_through_a_blind_gap_to_where_they_come_out():
+    """No appearance at all: leaving view a at 1 m/s, met 3 s later where the walk leads in view b, not by the
+    newcomer who appears at the same moment 4 m to the side."""
+    leaving = _walk("a", 1, range(1, 51), (0, 0), (1, 0))  # at x = 4.9 m at t = 4.9 s
+    arriving = _walk("b", 1, range(81, 120), (8.0, 0), (1, 0), seed=1)  # 3 s later, 3 m on
+    newcomer = _walk("b", 2, range(81, 120), (8.0, 4.0), (1, 0), seed=2)
+    _, report = fuse_report([leaving, arriving, newcomer], _transit_topology())
+    assert leaving.global_id == arriving.global_id != newcomer.global_id
+    assert any("1 transits carried on the ground" in n for n in report.notes)
+
+
+def test_an_impossible_transit_never_joins_however_alike():
+    """Identical embeddings, but 30 m in 2 s (15 m/s): two people (topology max_ground_speed)."""
+    emb = np.ones(8, np.float32) / np.sqrt(8)
+    x = _walk("a", 1, range(1, 30), (0, 0), (1, 0), embedding=emb)
+    y = _walk("b", 1, range(50, 80), (32.0, 0), (1, 0), embedding=emb)
+    topology = _transit_topology()
+    assert not topology.transit_possible(x, y)
+    fuse_report([x, y], topology, FusionConfig(similarity=0.5, overlap_similarity=0.5, motion_similarity=0.5))
+    assert x.global_id != y.global_id
+    near = _walk("b", 2, range(50, 80), (4.0, 0), (1, 0), embedding=emb)
+    assert topology.transit_possible(x, near)

@@ -63,6 +63,7 @@ topology:                           # a list of links, or this mapping of links 
   overlap_gap_s: 2.0                # longest gap between tracklets of overlapping cameras that share no time
   reentry_max_s: null               # longest gap for a re-entry in one camera; null: any
   max_ground_distance: 1.5          # homographies: most ground distance (m) between one person's two views
+  max_ground_speed: 3.0             # calibrated: fastest walk (m/s) from one tracklet's exit to the next's entry
   sync_tolerance_s: 0.2             # homographies: how close in time two samples must be to compare positions
 fusion:                             # how tracklets become global identities (FusionConfig)
   similarity: auto                  # minimum appearance similarity of a link on looks alone; auto: calibrated
@@ -71,6 +72,7 @@ fusion:                             # how tracklets become global identities (Fu
   motion_tolerance: 1.0             # box heights between the extrapolated end and the next start
   ground_distance: 1.0              # calibrated views: metres within which simultaneous sightings are one person
   ground_min_samples: 3             # fewest common moments for that
+  ground_transit_s: 10.0            # longest blind gap (s) a person is carried through on the ground
   motion_similarity: auto           # minimum similarity of a motion continuation (a veto)
   false_merge_rate: 0.001           # calibration: share of different-person pairs that reach similarity
   veto_false_rate: 0.1              # calibration: share of different-person pairs that pass the vetoes

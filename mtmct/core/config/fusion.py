@@ -61,6 +61,10 @@ class FusionConfig(StrictModel):
         "joins people walking side by side."))] = 1.0
     ground_min_samples: Annotated[Annotated[int, Field(ge=1)], Field(description=(
         "Fewest common moments for that: more resists two people crossing, fewer links brief sightings."))] = 3
+    ground_transit_s: Annotated[NonNegative, Field(description=(
+        "Calibrated cameras: longest blind gap (s) through which a person leaving one view is carried on the "
+        "ground (at their last velocity) to where they come out in another (0 disables). Longer gaps reach "
+        "further but the predicted place gets vaguer (the tolerance grows 0.5 m per second)."))] = 10.0
     motion_similarity: Annotated[AutoSimilarity, Field(description=(
         "Minimum similarity of a motion continuation: a veto for clear changes of person. 'auto' (default): as "
         "overlap_similarity (in a crowd, people walking one behind the other continue each other's motion, "

@@ -80,6 +80,10 @@ class TopologyConfig(StrictModel):
         "With homographies on both cameras of an overlap link: largest median distance (ground units, e.g. "
         "metres) between simultaneous foot points of one person. Raising it forgives calibration error but "
         "joins neighbours."))] = 1.5
+    max_ground_speed: Annotated[Positive, Field(description=(
+        "Calibrated cameras: fastest straight-line speed (m/s) from where one tracklet leaves the ground to where "
+        "the next appears, beyond max_ground_distance of slack; a pair that would need more is two people. "
+        "Lowering it stops long-distance false links but splits runners."))] = 3.0
     sync_tolerance_s: Annotated[NonNegative, Field(description=(
         "How close in seconds two cameras' samples must be to compare positions; raise it for cameras whose "
         "clocks or frame rates differ."))] = 0.2
