@@ -26,12 +26,19 @@ def common_distances(x: Tracklet, y: Tracklet, sync_tolerance_s: float) -> np.nd
     nearest-in-time sample of ``y`` within ``sync_tolerance_s``, both on the ground. Empty when there is none."""
     if x.world is None or y.world is None:
         return np.zeros(0)
+    same, near = common_samples(x, y, sync_tolerance_s)
+    dist = np.linalg.norm(x.world[same] - y.world[near], axis=1)
+    return dist[~np.isnan(dist)]
+
+
+def common_samples(x: Tracklet, y: Tracklet, sync_tolerance_s: float) -> tuple[np.ndarray, np.ndarray]:
+    """The samples of ``x`` and ``y`` at (nearly) the same moments: a mask over ``x``'s samples and, for those,
+    the index of ``y``'s nearest-in-time sample (within ``sync_tolerance_s``)."""
     right = np.clip(np.searchsorted(y.times, x.times), 0, len(y.times) - 1)
     left = np.clip(right - 1, 0, None)
     near = np.where(np.abs(y.times[left] - x.times) < np.abs(y.times[right] - x.times), left, right)
     same = np.abs(y.times[near] - x.times) <= sync_tolerance_s
-    dist = np.linalg.norm(x.world[same] - y.world[near[same]], axis=1)
-    return dist[~np.isnan(dist)]
+    return same, near[same]
 
 
 def ground_edges(tracklets: Sequence[Tracklet], pairs: np.ndarray, cam: np.ndarray, sync_tolerance_s: float,

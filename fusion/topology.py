@@ -42,7 +42,7 @@ import numpy as np
 from mtmct.core.boxes import foot_points, tlwh_to_xyxy
 from mtmct.core.config.camera_set import CameraSetConfig
 from mtmct.core.config.topology import Link, TopologyConfig
-from fusion.ground import common_distances
+from fusion.ground import common_distances, common_samples
 from mtmct.core.errors import MtmctError
 from mtmct.core.tracklet import Tracklet
 
@@ -273,14 +273,10 @@ class Topology:
                 return not len(dist) or bool(np.median(dist) <= self.max_ground_distance)
             return self.transit_possible(x, y)
         if x.overlaps_in_time(y):
-            # Samples of x and y at (nearly) the same moment.
-            right = np.clip(np.searchsorted(y.times, x.times), 0, len(y.times) - 1)
-            left = np.clip(right - 1, 0, None)
-            near = np.where(np.abs(y.times[left] - x.times) < np.abs(y.times[right] - x.times), left, right)
-            same = np.abs(y.times[near] - x.times) <= self.sync_tolerance_s
+            same, near = common_samples(x, y, self.sync_tolerance_s)  # samples at (nearly) the same moment
             if not same.any():
                 return True  # no common sample to compare: cannot tell, time rules decide
-            fx, fy = foot_points(tlwh_to_xyxy(x.boxes[same])), foot_points(tlwh_to_xyxy(y.boxes[near[same]]))
+            fx, fy = foot_points(tlwh_to_xyxy(x.boxes[same])), foot_points(tlwh_to_xyxy(y.boxes[near]))
             if gx.homography is not None and gy.homography is not None:
                 dist = np.linalg.norm(to_ground(gx.homography, fx) - to_ground(gy.homography, fy), axis=1)
                 return bool(np.median(dist) <= self.max_ground_distance)

@@ -23,15 +23,6 @@ from mtmct.core.tracklet import Tracklet
 WORLD_FILE = "mtmct_world.txt"
 
 
-def _clock(tracklets: Sequence[Tracklet]) -> tuple[float, float] | None:
-    """(fps, time of frame 1) of the camera of ``tracklets``, from its longest tracklet's frames and times."""
-    longest = max(tracklets, key=lambda t: t.end_frame - t.start_frame)
-    if longest.end_frame == longest.start_frame:
-        return None
-    fps = (longest.end_frame - longest.start_frame) / (longest.end_time - longest.start_time)
-    return fps, longest.start_time - (longest.start_frame - 1) / fps
-
-
 @dataclass(frozen=True)
 class GroundFilter:
     """How one identity's sightings become one trajectory: a constant-velocity Kalman filter in metres over the
