@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from mtmct.core.errors import MtmctError
+from mtmct.core.json_file import read_json
 from mtmct.core.mot_io import MAX_FRAME, rows_by_frame
 
 DEFAULT_MAX_DISTANCE = 1.0  # metres, SOURCE.txt's protocol
@@ -112,14 +113,7 @@ def read_world(path: str | Path) -> np.ndarray:
 def read_footprint(path: str | Path) -> np.ndarray:
     """(K, 2) polygon vertices (metres) of a JSON file ``{"polygon": [[X, Y], ...]}``, K >= 3, non-zero area."""
     path = Path(path)
-    if not path.is_file():
-        raise MtmctError(f"footprint file {path} does not exist")
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError) as exc:
-        raise MtmctError(f"cannot read footprint file {path}: {exc}") from exc
-    except json.JSONDecodeError as exc:
-        raise MtmctError(f"{path}: not JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from None
+    data = read_json(path, "footprint file")
     polygon = data.get("polygon") if isinstance(data, dict) else None
     if not isinstance(polygon, list):
         raise MtmctError(f'{path}: expected {{"polygon": [[X, Y], ...]}} (a list of points in metres)')

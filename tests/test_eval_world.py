@@ -147,7 +147,7 @@ BAD = {
     "fractional id": ("pred", "1,1.5,1,2\n", "id must be a whole number"),
     "repeated frame and id": ("pred", "1,1,1,2\n1,1,3,4\n", "already given on line 2"),
     "missing footprint": ("nofootprint", None, "does not exist"),
-    "footprint not JSON": ("footprint", "{polygon: ", "not JSON"),
+    "footprint not JSON": ("footprint", "{polygon: ", "not valid JSON"),
     "footprint without polygon": ("footprint", '{"points": [[0, 0], [1, 0], [0, 1]]}', '"polygon"'),
     "footprint of 2 points": ("footprint", '{"polygon": [[0, 0], [1, 0]]}', "at least 3 points"),
     "footprint bad point": ("footprint", '{"polygon": [[0, 0], [1, "a"], [0, 1]]}', "point 1"),

@@ -20,7 +20,6 @@ behind the plane, too few or collinear points, unknown view, unreadable file).
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import xml.etree.ElementTree as ET
@@ -32,6 +31,7 @@ import cv2
 import numpy as np
 
 from mtmct.core.errors import MtmctError
+from mtmct.core.json_file import read_json
 
 log = logging.getLogger(__name__)
 
@@ -413,12 +413,7 @@ def load_calibration_file(path: str | Path, view: str, units_per_metre: float | 
 
 
 def _load_json(path: Path, view: str, units: float) -> GroundCalibration:
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError) as exc:
-        raise MtmctError(f"{path}: cannot read ({exc})") from None
-    except json.JSONDecodeError as exc:
-        raise MtmctError(f"{path}: not valid JSON ({exc})") from None
+    data = read_json(path, "calibration file")
     if not isinstance(data, dict) or not all(isinstance(v, dict) for v in data.values()):
         raise MtmctError(f"{path}: expected a mapping of view names to calibrations")
     if view not in data:
