@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from conftest import shared_path
+from mtmct.core.camera_config import load_camera_config
 
 MTMCT = str(Path(sys.executable).with_name("mtmct"))
 ROOT = Path(__file__).resolve().parents[1]
@@ -114,8 +115,13 @@ def test_bad_config_fails_in_one_line_before_any_camera_runs(tmp_path, text, mes
 def test_config_check_and_schema_commands(tmp_path):
     shipped = sorted((ROOT / "configs" / "cameras").glob("*.yaml"))
     res = cli("config", "check", *map(str, shipped))
-    assert res.returncode == 0 and res.stdout.splitlines() == [
-        f"{p}: OK (2 cameras, 1 links, tracker checked)" for p in shipped], res.stderr
+    expected = []
+    for p in shipped:
+        cfg = load_camera_config(p)
+        tracker = "tracker checked" if cfg.tracker is not None else "shipped tracker preset"
+        expected.append(f"{p}: OK ({len(cfg.cameras)} cameras, {len(cfg.topology.links)} links, {tracker})")
+    assert res.returncode == 0 and res.stdout.splitlines() == expected, res.stderr
+    assert f"{ROOT / 'configs' / 'cameras' / 'pets09-multiview.yaml'}: OK (3 cameras, 3 links" in res.stdout
     res = cli("config", "schema", "--out", str(tmp_path / "schema.json"))
     assert res.returncode == 0
     assert (tmp_path / "schema.json").read_text() == (ROOT / "configs" / "cameras" / "schema.json").read_text()
