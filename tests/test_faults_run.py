@@ -65,7 +65,7 @@ class _Tracklet(SimpleNamespace):
 def _tracklet(camera: str, track: int, box) -> _Tracklet:
     return _Tracklet(camera_id=camera, track_id=track, global_id=track, cls=0, frames=np.array([1]), boxes=[box],
                      crops=[], start_frame=1, end_frame=1, start_time=0.0, end_time=0.0, quality=1.0, flags=set(),
-                     embedding=None)
+                     embedding=None, world=None)
 
 
 def _savez_dying_half_way(target, **arrays) -> None:
