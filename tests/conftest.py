@@ -121,7 +121,7 @@ def db_url(request, tmp_path) -> str:
 
     engine = create_db_engine(url)
     with engine.begin() as conn:
-        conn.execute(text("TRUNCATE runs CASCADE"))
+        conn.execute(text("TRUNCATE runs, run_leases CASCADE"))
     engine.dispose()
     return url
 

@@ -239,9 +239,11 @@ def test_resume_into_another_out_writes_every_output_file(tmp_path, db_url):
 
 # ---- secrets ----------------------------------------------------------------------------------------------------
 
-def test_a_camera_password_reaches_no_output_log_or_stored_row(tmp_path, db_url):
+def test_a_camera_password_reaches_no_output_log_or_stored_row(tmp_path):
     """Found: `source: rtsp://admin:CamPass123@host/stream` was stored verbatim in the run's config. Now nothing the
-    run prints (verbose logs included), writes or stores holds the password; the user name is kept."""
+    run prints (verbose logs included), writes or stores holds the password; the user name is kept. (Masking happens
+    before storage, whatever the engine: SQLite here, both engines in tests/test_faults_secrets.py.)"""
+    db_url = f"sqlite:///{tmp_path / 'secret.db'}"
     from sqlalchemy import text
 
     from storage.engine import create_db_engine

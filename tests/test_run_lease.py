@@ -154,8 +154,10 @@ def _last_line(stderr: str) -> str:
 
 
 @pytest.mark.slow
-def test_two_runs_of_one_id_at_once(db_url, tmp_path):
-    """Refused without asking, the first intact; with --take-over the second's result is what stays."""
+def test_two_runs_of_one_id_at_once(pg_url, tmp_path):
+    """Refused without asking, the first intact; with --take-over the second's result is what stays. Real
+    processes on PostgreSQL (the server case); the lease itself is tested on both engines above."""
+    db_url = pg_url
     config = _config(tmp_path)
     repo = Repository(open_database(db_url))
     first = _start(config, db_url, tmp_path / "a")
