@@ -73,6 +73,8 @@ fusion:                             # how tracklets become global identities (Fu
   ground_distance: 1.0              # calibrated views: metres within which simultaneous sightings are one person
   ground_min_samples: 3             # fewest common moments for that
   ground_transit_s: 10.0            # longest blind gap (s) a person is carried through on the ground
+  estimate_clock_offset: false      # estimate small clock offsets of calibrated cameras from the ground, apply, report
+  max_clock_offset_s: 1.0           # largest offset (s) searched for that
   motion_similarity: auto           # minimum similarity of a motion continuation (a veto)
   false_merge_rate: 0.001           # calibration: share of different-person pairs that reach similarity
   veto_false_rate: 0.1              # calibration: share of different-person pairs that pass the vetoes

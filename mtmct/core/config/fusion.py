@@ -65,6 +65,16 @@ class FusionConfig(StrictModel):
         "Calibrated cameras: longest blind gap (s) through which a person leaving one view is carried on the "
         "ground (at their last velocity) to where they come out in another (0 disables). Longer gaps reach "
         "further but the predicted place gets vaguer (the tolerance grows 0.5 m per second)."))] = 10.0
+    estimate_clock_offset: Annotated[bool, Field(strict=True, description=(
+        "Calibrated cameras: before linking, estimate each camera's small clock offset from the ground positions "
+        "of simultaneous detections (the shift that best superimposes two views' people; fusion/clock_offset.py), "
+        "apply it and report it. Off (default): clocks are trusted as configured (cameras' clock_offset). On "
+        "fixes lags of a few frames that weaken ground evidence (a walker moves ~0.2 m per 0.14 s), at the cost "
+        "of a search over every calibrated pair; a pair with too few matched samples keeps offset 0."))] = False
+    max_clock_offset_s: Annotated[NonNegative, Field(description=(
+        "Largest offset in seconds searched when estimate_clock_offset is on. Raising it finds bigger lags but "
+        "costs time and lets a periodic scene (people walking in step, one behind the other) offer a false "
+        "match; an offset found at the edge is not trusted (raise this or set the camera's clock_offset)."))] = 1.0
     motion_similarity: Annotated[AutoSimilarity, Field(description=(
         "Minimum similarity of a motion continuation: a veto for clear changes of person. 'auto' (default): as "
         "overlap_similarity (in a crowd, people walking one behind the other continue each other's motion, "
