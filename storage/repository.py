@@ -532,7 +532,7 @@ def _parse_config(run_id: str, text: str | None) -> CameraSetConfig | None:
         data = yaml.safe_load(text or "")
         if not isinstance(data, dict):  # a string would be taken for a file path
             raise MtmctError(f"expected a mapping, got {type(data).__name__}")
-        return load_camera_config(data)
+        return load_camera_config(data, stored=True)  # a floor plan moved since the run only leaves the map
     except (MtmctError, yaml.YAMLError, ValueError) as error:  # ValueError: a schema error not worded as ours
         log.warning("run %s: its stored config no longer loads (%s); its models and topology are unknown", run_id,
                     " ".join(str(error).split()))

@@ -16,8 +16,9 @@ import yaml
 from cameras.deepsort import DeepSort
 from cameras.tracklet_builder import TrackletBuilder
 from mtmct.commands.config import schema_text
-from mtmct.core.camera_config import (REFERENCE, CameraConfig, CameraSetConfig, FusionConfig, LinkConfig, ModelsConfig,
-                                      TopologyConfig, TrackerConfig, TrackletsConfig, Zone, load_camera_config)
+from mtmct.core.camera_config import (REFERENCE, CameraConfig, CameraSetConfig, FloorPlanConfig, FusionConfig,
+                                      LinkConfig, ModelsConfig, TopologyConfig, TrackerConfig, TrackletsConfig, Zone,
+                                      load_camera_config)
 from mtmct.core.errors import MtmctError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -189,7 +190,8 @@ BAD = [
     ("tracker", 3, "tracker: must be a mapping, got 3"),
     ("tracklets", {"min_frames": 0}, "tracklets.min_frames: must be greater than or equal to 1, got 0"),
     ("tracklets", {"max_gap": 5}, "tracklets.max_gap: unknown key (known: min_frames, min_height, n_crops"),
-    ("camera", [], "camera: unknown key (known: name, models, tracker, tracklets, cameras, topology, fusion)"),
+    ("camera", [], "camera: unknown key (known: name, models, tracker, tracklets, cameras, topology, fusion, "
+                   "floor_plan)"),
     ("cameras[2].source", "${MTMCT_SURELY_UNSET_VAR}/x.mp4",
      "cameras[2].source: environment variable 'MTMCT_SURELY_UNSET_VAR' is not set"),
 ]
@@ -269,9 +271,9 @@ def _keys(model: type[pydantic.BaseModel]) -> set[str]:
     return set(model.model_fields)
 
 
-def test_every_field_is_a_documented_key_and_vice_versa():
-    """REFERENCE documents the format: its keys are exactly the model fields at every level, and it loads; every
-    field also carries a description for the JSON Schema."""
+def test_every_field_is_a_documented_key_and_vice_versa(tmp_path: Path):
+    """REFERENCE documents the format: its keys are exactly the model fields at every level, and it loads (its
+    floor plan made real in tmp_path); every field also carries a description for the JSON Schema."""
     doc = yaml.safe_load(REFERENCE)
     assert set(doc) == _keys(CameraSetConfig)
     assert set(doc["models"]) == _keys(ModelsConfig)
@@ -281,11 +283,16 @@ def test_every_field_is_a_documented_key_and_vice_versa():
     assert set().union(*map(set, doc["cameras"])) == _keys(CameraConfig)
     assert set().union(*(set(z) for c in doc["cameras"] for z in c.get("zones", []))) == _keys(Zone)
     assert set().union(*map(set, doc["topology"]["links"])) == _keys(LinkConfig)
+    assert set(doc["floor_plan"]) == _keys(FloorPlanConfig)
+    plan = tmp_path / doc["floor_plan"]["image"]
+    plan.parent.mkdir()
+    plan.write_bytes(b"")  # only its existence is checked at load
+    doc["floor_plan"]["image"] = str(plan)
     cfg = load_camera_config(doc, base_dir=CONFIGS)  # every documented key is accepted
     assert cfg.fusion == FusionConfig() and cfg.tracklets == TrackletsConfig()  # and shows the defaults
     assert cfg.topology.model_dump(exclude={"links"}) == TopologyConfig().model_dump(exclude={"links"})
     models = [CameraSetConfig, ModelsConfig, TrackletsConfig, FusionConfig, TopologyConfig, CameraConfig, Zone,
-              LinkConfig, TrackerConfig]
+              LinkConfig, TrackerConfig, FloorPlanConfig]
     for model in models:  # and each key's first line says what it is for
         for key, field in model.model_fields.items():
             assert field.description, f"{model.__name__}.{key} has no description"

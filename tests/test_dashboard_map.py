@@ -1,6 +1,7 @@
 """The ground map (issue 12): /api/runs/{id}/world and the /runs/{id}/map page over a real calibrated run on SQLite
-(the two det-only PETS09 views of configs/cameras/pets09-multiview.yaml, 60 frames: no model runs), and in headless Chromium: one
-path per identity, one field of view per camera, the time slider moves the positions, a click opens the identity.
+(the two det-only PETS09 views of configs/cameras/pets09-multiview.yaml, 60 frames: no model runs, with a floor plan
+drawn here), and in headless Chromium: the plan under the paths where its scale and origin put it, one path per
+identity, one field of view per camera, the time slider moves the positions, a click opens the identity.
 The screenshot goes to test-output/dashboard/map.png and /tmp/mtmct-map.png."""
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 import yaml
@@ -23,6 +25,20 @@ RUN_ID, PLAIN = "pets09-map", "plain"
 CAMERAS = ("v5", "v6")
 MAX_FRAMES = 60
 bench = load_bench()
+# the floor plan: 300 x 260 px at 0.1 m a pixel from (-21, 9), so X -21..9 and Y -17..9 m, PETS09's footprint
+PLAN_PX, PLAN_MPP, PLAN_ORIGIN = (300, 260), 0.1, (-21.0, 9.0)
+PLAN_EXTENT = (-21.0, 9.0 - 26.0, -21.0 + 30.0, 9.0)  # x0, y0, x1, y1 = min and max corners in metres
+PLAN_BGR = (200, 225, 240)  # the plan's floor colour (light beige), looked for in the screenshot
+
+
+def _floor_plan(path: Path) -> Path:
+    """A small plan: a beige floor with walls, written by OpenCV."""
+    width, height = PLAN_PX
+    image = np.full((height, width, 3), PLAN_BGR, np.uint8)
+    cv2.rectangle(image, (2, 2), (width - 3, height - 3), (60, 60, 60), 4)
+    cv2.line(image, (150, 0), (150, 100), (60, 60, 60), 4)
+    cv2.imwrite(str(path), image)
+    return path
 
 
 def _config(folder: Path) -> Path:
@@ -43,19 +59,26 @@ def _config(folder: Path) -> Path:
         det = cam["source"].startswith("det:")
         cam["source"] = ("det:" if det else "") + absolute(cam["source"].removeprefix("det:"))
         cam["calibration"] = {**cam["calibration"], "file": absolute(cam["calibration"]["file"])}
+    _floor_plan(folder / "plan.png")
+    data["floor_plan"] = {"image": "plan.png", "metres_per_pixel": PLAN_MPP, "origin": list(PLAN_ORIGIN)}
     path = folder / "pets09-multiview.yaml"
     path.write_text(yaml.safe_dump(data))
     return path
 
 
 @pytest.fixture(scope="module")
-def url(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """One real calibrated run (RUN_ID) and one synthetic uncalibrated run (PLAIN) in a fresh SQLite file."""
+def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("map")
+
+
+@pytest.fixture(scope="module")
+def url(folder: Path) -> str:
+    """One real calibrated run (RUN_ID, with folder/plan.png as its floor plan) and one synthetic uncalibrated run
+    (PLAIN) in a fresh SQLite file."""
     from mtmct.pipeline import run_cameras
     from storage import upgrade
 
     shared_path("data", "pets09-multiview")
-    folder = tmp_path_factory.mktemp("map")
     db = f"sqlite:///{folder / 'mtmct.db'}"
     upgrade(db)
     run_cameras(_config(folder), folder / "out", progress=False, max_frames=MAX_FRAMES, use_ray=False, db=db,
@@ -121,6 +144,50 @@ def test_world_api_errors_and_an_uncalibrated_run(client: TestClient) -> None:
     assert 'id="map-link"' in client.get(f"/runs/{RUN_ID}", headers={"accept": "text/html"}).text
 
 
+def test_world_api_places_the_floor_plan_by_its_scale_and_origin(client: TestClient, folder: Path) -> None:
+    data = client.get(f"/api/runs/{RUN_ID}/world").json()
+    plan = data["floor_plan"]
+    assert plan["url"] == f"/runs/{RUN_ID}/floor-plan" and data["floor_plan_note"] is None
+    assert [plan[k] for k in ("x0", "y0", "x1", "y1")] == pytest.approx(PLAN_EXTENT)
+    b = data["bounds"]  # the map's extent holds the plan
+    assert b["min_x"] <= PLAN_EXTENT[0] and b["min_y"] <= PLAN_EXTENT[1]
+    assert b["max_x"] >= PLAN_EXTENT[2] and b["max_y"] >= PLAN_EXTENT[3]
+    res = client.get(plan["url"])
+    assert res.status_code == 200 and res.headers["content-type"] == "image/png"
+    assert res.content == (folder / "plan.png").read_bytes()
+    assert client.get(f"/api/runs/{PLAIN}/world").json()["floor_plan"] is None
+    for run, error in ((PLAIN, f"run {PLAIN!r} has no floor plan"), ("nope", "unknown run id")):
+        res = client.get(f"/runs/{run}/floor-plan")
+        assert res.status_code == 404 and error in res.json()["error"], res.text
+
+
+def test_a_gone_floor_plan_leaves_the_map_and_says_why(client: TestClient, folder: Path) -> None:
+    """The stored config still loads without its plan image: cameras and paths stay, a note names the file."""
+    plan, away = folder / "plan.png", folder / "plan-away.png"
+    plan.rename(away)
+    try:
+        data = client.get(f"/api/runs/{RUN_ID}/world").json()
+        assert data["floor_plan"] is None and data["identities"] and len(data["cameras"]) == len(CAMERAS)
+        assert data["floor_plan_note"] == (f"floor plan {plan} cannot be read (No such file or directory); "
+                                           "drawn without it")
+        page = client.get(f"/runs/{RUN_ID}/map", headers={"accept": "text/html"})
+        assert page.status_code == 200 and 'id="floor-plan-note"' in page.text and "cannot be read" in page.text
+        assert 'id="world-map"' in page.text and "<image" not in page.text
+        res = client.get(f"/runs/{RUN_ID}/floor-plan")
+        assert res.status_code == 404 and res.json()["error"] == (
+            f"floor plan {plan} cannot be read (No such file or directory)")
+    finally:
+        away.rename(plan)
+    original = plan.read_bytes()
+    try:
+        plan.write_text("not a picture")
+        note = client.get(f"/api/runs/{RUN_ID}/world").json()["floor_plan_note"]
+        assert note == f"floor plan {plan} is not an image; drawn without it"
+        assert client.get(f"/runs/{RUN_ID}/floor-plan").status_code == 404
+    finally:
+        plan.write_bytes(original)
+
+
 # ---- the page in a real browser ---------------------------------------------------------------------------
 
 
@@ -163,6 +230,26 @@ def test_map_page_in_a_browser(browser, base: str, client: TestClient, test_outp
     assert d.find_elements(By.CSS_SELECTOR, "#world-map text.tick-x") and "m" in d.find_element(
         By.CSS_SELECTOR, "#world-map .scale-bar").text
 
+    # the floor plan: first in the SVG (under everything), its corners where the page's metres->pixels put them
+    svg = d.find_element(By.ID, "world-map")
+    pad, scale = float(svg.get_attribute("data-pad")), float(svg.get_attribute("data-scale"))
+    min_x, max_y = float(svg.get_attribute("data-min-x")), float(svg.get_attribute("data-max-y"))
+    image = d.find_element(By.CSS_SELECTOR, "#world-map image.floor-plan")
+    x0, y0, x1, y1 = PLAN_EXTENT
+    expected = {"x": pad + (x0 - min_x) * scale, "y": pad + (max_y - y1) * scale,
+                "width": (x1 - x0) * scale, "height": (y1 - y0) * scale}
+    assert {k: float(image.get_attribute(k)) for k in expected} == pytest.approx(expected, abs=0.2)
+    assert image.get_attribute("href") == f"/runs/{RUN_ID}/floor-plan"
+    assert d.execute_script("return document.querySelector('#world-map path.traj')"
+                            ".compareDocumentPosition(arguments[0]) & Node.DOCUMENT_POSITION_PRECEDING", image)
+
+    def plan_pixels(png: bytes) -> int:
+        shot = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_COLOR)
+        return int(np.all(np.abs(shot.astype(int) - PLAN_BGR) <= 3, axis=2).sum())
+
+    # it is drawn: its floor colour fills much of the visible map once the image has loaded
+    WebDriverWait(d, 10).until(lambda d: plan_pixels(d.get_screenshot_as_png()) > 20_000)
+
     def positions() -> dict[str, tuple[float, float]]:
         return d.execute_script(
             "const out = {}; document.querySelectorAll('#world-map circle.dot').forEach(c => {"
@@ -190,6 +277,7 @@ def test_map_page_in_a_browser(browser, base: str, client: TestClient, test_outp
     d.save_screenshot(str(shot))
     shutil.copyfile(shot, shots / "map.png")
     shutil.copyfile(shot, "/tmp/mtmct-map.png")
+    assert plan_pixels(shot.read_bytes()) > 20_000  # the saved screenshot shows the plan
     print(f"map screenshot: {shot} (copied to /tmp/mtmct-map.png)")
 
     # click a path where it is on top (another path may cross it): the identity page of the one clicked

@@ -11,6 +11,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+import yaml
 from conftest import shared_path
 
 from mtmct.core.calibration import (GroundCalibration, from_homography, from_krtd, from_points,
@@ -259,6 +260,45 @@ def test_homography_and_calibration_together_is_an_error():
         load_camera_config(_config({"homography": EYE}, homography=EYE))
     short = load_camera_config({"cameras": [{"id": "c1", "source": "a.mp4", "homography": EYE}]})
     assert short.cameras[0].homography is not None and short.cameras[0].calibration is None  # short form kept
+
+
+PLAN = {"image": "plan.png", "metres_per_pixel": 0.05, "origin": [-20, 9]}
+BAD_PLAN = [
+    ({"metres_per_pixel": 0}, "floor_plan.metres_per_pixel: must be greater than 0"),
+    ({"metres_per_pixel": -0.1}, "floor_plan.metres_per_pixel: must be greater than 0"),
+    ({"origin": [1, 2, 3]}, "floor_plan.origin: expected at most 2 items, got 3"),
+    ({"origin": 5}, "floor_plan.origin: must be a list"),
+    ({"image": "gone.png"}, "floor_plan.image: {tmp}/gone.png does not exist"),
+    ({"image": "plan.svg"}, "floor_plan.image: {tmp}/plan.svg: a floor plan must be one of .png"),
+    ({"scale": 2}, "floor_plan.scale: unknown key"),
+]
+
+
+@pytest.mark.parametrize("change, message", BAD_PLAN, ids=[m.split(": ")[1] for _, m in BAD_PLAN])
+def test_bad_floor_plan_is_a_one_line_config_error(tmp_path: Path, change: dict, message: str):
+    """The plan's scale, origin and image are checked at load, the missing file named by its resolved path."""
+    (tmp_path / "plan.png").write_bytes(b"")
+    with pytest.raises(MtmctError) as exc:
+        load_camera_config({**_config({"homography": EYE}), "floor_plan": {**PLAN, **change}},
+                           base_dir=tmp_path)
+    text = str(exc.value)
+    assert "\n" not in text and text.startswith(message.format(tmp=tmp_path.resolve())), text
+
+
+def test_floor_plan_resolves_against_the_config_and_a_stored_run_keeps_a_gone_one(tmp_path: Path):
+    """The image path is relative to the config file; a run's stored config (stored=True) still loads when the
+    image has gone since, so the dashboard keeps the run's map and only loses the plan."""
+    (tmp_path / "plans").mkdir()
+    (tmp_path / "plans" / "plan.png").write_bytes(b"")
+    data = {**_config({"homography": EYE}), "floor_plan": {**PLAN, "image": "plans/plan.png"}}
+    (tmp_path / "set.yaml").write_text(yaml.safe_dump(data))
+    plan = load_camera_config(tmp_path / "set.yaml").floor_plan
+    assert plan.image == str(tmp_path.resolve() / "plans" / "plan.png") and plan.media_type == "image/png"
+    assert plan.extent(400, 200) == (-20, 9 - 200 * 0.05, -20 + 400 * 0.05, 9)  # image y runs down ground Y
+    (tmp_path / "plans" / "plan.png").unlink()
+    assert load_camera_config(data, base_dir=tmp_path, stored=True).floor_plan.image == plan.image
+    with pytest.raises(MtmctError, match="does not exist"):
+        load_camera_config(data, base_dir=tmp_path)
 
 
 def test_config_forms_build_the_same_calibration(tmp_path: Path):

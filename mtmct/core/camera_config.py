@@ -8,14 +8,16 @@ description (``mtmct config schema``) states its trade-off; REFERENCE below is t
 from __future__ import annotations
 
 from mtmct.core.config.camera_set import CameraConfig, CameraSetConfig, Zone, load_camera_config, schema
+from mtmct.core.config.floor_plan import FloorPlanConfig
 from mtmct.core.config.fusion import FusionConfig
 from mtmct.core.config.models import ModelsConfig
 from mtmct.core.config.topology import Link, LinkConfig, TopologyConfig
 from mtmct.core.config.tracker import TrackerConfig
 from mtmct.core.config.tracklets import TrackletsConfig
 
-__all__ = ["REFERENCE", "CameraConfig", "CameraSetConfig", "FusionConfig", "Link", "LinkConfig", "ModelsConfig",
-           "TopologyConfig", "TrackerConfig", "TrackletsConfig", "Zone", "load_camera_config", "schema"]
+__all__ = ["REFERENCE", "CameraConfig", "CameraSetConfig", "FloorPlanConfig", "FusionConfig", "Link", "LinkConfig",
+           "ModelsConfig", "TopologyConfig", "TrackerConfig", "TrackletsConfig", "Zone", "load_camera_config",
+           "schema"]
 
 # The documented format: every key below is a model field and every field is documented here (tested).
 REFERENCE = """\
@@ -93,4 +95,9 @@ fusion:                             # how tracklets become global identities (Fu
   exact_max_n: 20000                # exact neighbour search up to this many tracklets, IVF beyond
   nprobe: 16                        # IVF lists searched per query
   use_gpu: null                     # neighbour search on GPU; null: when one is present
+floor_plan:                         # an image under the dashboard's ground map; null: none (drawn only, never used
+                                    # to place anyone). Image x runs along ground +X, image y along -Y (Y up)
+  image: plans/ground_floor.png     # PNG, JPEG, WebP, GIF or BMP (relative to this file); a missing file is an error
+  metres_per_pixel: 0.05            # the plan's scale: ground metres one image pixel spans, on both axes
+  origin: [-20.0, 9.0]              # ground [X, Y] in metres of the image's top-left corner
 """

@@ -1,5 +1,6 @@
-"""The run on the ground plane: every global identity's path in metres (calibrated cameras only) and each calibrated
-camera's field of view, as JSON and as an SVG map page with a time slider (static/map.js)."""
+"""The run on the ground plane: every global identity's path in metres (calibrated cameras only), each calibrated
+camera's field of view and the config's floor plan, as JSON and as an SVG map page with a time slider
+(static/map.js)."""
 
 from __future__ import annotations
 
@@ -9,15 +10,18 @@ from dataclasses import dataclass
 from urllib.parse import quote
 
 import numpy as np
-from fastapi import APIRouter, Query, Request
-from fastapi.responses import HTMLResponse
+from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi.responses import FileResponse, HTMLResponse
 from pydantic import BaseModel
 
+from mtmct.core.camera_config import CameraSetConfig
 from mtmct.core.colors import id_color_hex
+from mtmct.core.config.floor_plan import FloorPlanConfig
 from mtmct.core.errors import MtmctError
 from mtmct.dashboard.runs import run_detail
 from mtmct.dashboard.timeline import colours
 from mtmct.dashboard.web import ERRORS, page, store
+from mtmct.query_service import header_size
 from storage.repository import WorldTrack
 
 log = logging.getLogger(__name__)
@@ -41,6 +45,14 @@ class WorldIdentityOut(BaseModel):
     points: list[tuple[float, float, float]]  # [t s, X m, Y m], by time, at most one per step
 
 
+class FloorPlanOut(BaseModel):
+    url: str  # the image (GET /runs/{id}/floor-plan)
+    x0: float  # ground metres it covers: min corner (x0, y0), max corner (x1, y1); its top-left pixel is (x0, y1)
+    y0: float
+    x1: float
+    y1: float
+
+
 class BoundsOut(BaseModel):
     min_x: float
     min_y: float
@@ -53,9 +65,11 @@ class WorldOut(BaseModel):
     step: float
     start: float | None  # time range of the positions, seconds (None: no positions)
     end: float | None
-    bounds: BoundsOut | None  # metres, of the positions and the fields of view
+    bounds: BoundsOut | None  # metres, of the positions, the fields of view and the floor plan
     cameras: list[CameraFovOut]
     identities: list[WorldIdentityOut]
+    floor_plan: FloorPlanOut | None  # the config's floor plan, when its image is readable
+    floor_plan_note: str | None  # why the config's floor plan is not drawn
     message: str | None  # why the map is empty
 
 
@@ -75,10 +89,9 @@ def downsample(samples: np.ndarray, step: float) -> np.ndarray:
     return samples[keep]
 
 
-def fields_of_view(request: Request, run_id: str) -> tuple[list[CameraFovOut], bool]:
+def fields_of_view(config: CameraSetConfig | None, run_id: str) -> tuple[list[CameraFovOut], bool]:
     """The run's calibrated cameras' fields of view on the ground, and whether any camera is calibrated at all
     (a calibration without image_size, or a plain homography, has no drawable view but still places boxes)."""
-    config = store(request).repo().run_config(run_id)
     out, calibrated = [], False
     for cam in () if config is None else config.cameras:
         calibrated = calibrated or cam.calibration is not None or cam.homography is not None  # both place boxes
@@ -95,17 +108,44 @@ def fields_of_view(request: Request, run_id: str) -> tuple[list[CameraFovOut], b
     return out, calibrated
 
 
+def plan_size(plan: FloorPlanConfig) -> tuple[int, int]:
+    """The plan image's ``(width, height)`` in pixels from its header (a large plan is never decoded); a one-line
+    MtmctError when the file is gone (moved since the run) or is no image."""
+    try:
+        with open(plan.image, "rb") as file:
+            size = header_size(file.read())
+    except OSError as error:
+        raise MtmctError(f"floor plan {plan.image} cannot be read ({error.strerror})") from None
+    if size is None:
+        raise MtmctError(f"floor plan {plan.image} is not an image")
+    return size
+
+
+def floor_plan(config: CameraSetConfig | None, base: str) -> tuple[FloorPlanOut | None, str | None]:
+    """The config's floor plan placed in metres, or None with the reason when it has one that cannot be drawn."""
+    if config is None or config.floor_plan is None:
+        return None, None
+    try:
+        x0, y0, x1, y1 = config.floor_plan.extent(*plan_size(config.floor_plan))
+    except MtmctError as error:
+        return None, f"{error}; drawn without it"
+    return FloorPlanOut(url=f"{base}/floor-plan", x0=x0, y0=y0, x1=x1, y1=y1), None
+
+
 def build(request: Request, run_id: str, step: float) -> WorldOut:
     run_detail(request, run_id)  # 404 for an unknown run
     tracks: list[WorldTrack] = store(request).repo().world_trajectories(run_id)
-    cameras, calibrated = fields_of_view(request, run_id)
+    config = store(request).repo().run_config(run_id)
+    cameras, calibrated = fields_of_view(config, run_id)
     base = f"/runs/{quote(run_id, safe='/')}"
+    plan, plan_note = floor_plan(config, base)
     identities = [WorldIdentityOut(global_id=t.global_id, colour=id_color_hex(t.global_id),
                                    url=f"{base}/identities/{t.global_id}",
                                    points=[(round(s, 3), round(x, 3), round(y, 3))
                                            for s, x, y in downsample(t.samples, step).tolist()])
                   for t in tracks]
     xy = [np.asarray(c.polygon) for c in cameras] + [t.samples[:, 1:] for t in tracks]
+    xy += [] if plan is None else [np.array([[plan.x0, plan.y0], [plan.x1, plan.y1]])]
     bounds = None
     if xy:
         allxy = np.concatenate(xy)
@@ -114,7 +154,8 @@ def build(request: Request, run_id: str, step: float) -> WorldOut:
     times = [t.samples[i, 0] for t in tracks for i in (0, -1)]
     message = None if tracks else NO_POSITIONS if calibrated else NO_CALIBRATION
     return WorldOut(run_id=run_id, step=step, start=min(times, default=None), end=max(times, default=None),
-                    bounds=bounds, cameras=cameras, identities=identities, message=message)
+                    bounds=bounds, cameras=cameras, identities=identities, floor_plan=plan,
+                    floor_plan_note=plan_note, message=message)
 
 
 @router.get("/api/runs/{run_id:path}/world", response_model=WorldOut, responses=ERRORS, tags=["map"])
@@ -123,6 +164,22 @@ def get_world(request: Request, run_id: str, step: float = STEP) -> WorldOut:
     seeing it, one sample per ``step`` seconds) and each calibrated camera's field of view; an uncalibrated run
     answers no identities and a message saying why."""
     return build(request, run_id, step)
+
+
+@router.get("/runs/{run_id:path}/floor-plan", response_class=FileResponse, include_in_schema=False)
+def get_floor_plan(request: Request, run_id: str) -> FileResponse:
+    """The image the run's stored config names as its floor plan (no other path is ever served); 404 when the run
+    has none or it cannot be read."""
+    run_detail(request, run_id)  # 404 for an unknown run
+    config = store(request).repo().run_config(run_id)
+    if config is None or config.floor_plan is None:
+        raise HTTPException(404, f"run {run_id!r} has no floor plan (add floor_plan: to its camera config)")
+    try:
+        plan_size(config.floor_plan)
+    except MtmctError as error:
+        raise HTTPException(404, str(error)) from None
+    return FileResponse(config.floor_plan.image, media_type=config.floor_plan.media_type,
+                        headers={"Cache-Control": "no-cache"})
 
 
 @dataclass(frozen=True)
@@ -179,7 +236,12 @@ def map_page(request: Request, run_id: str, step: float = STEP) -> HTMLResponse:
             pts = [view.px(x, y) for x, y in cam.polygon]
             fovs[cam.camera_id] = (" ".join(f"{u},{v}" for u, v in pts),
                                    view.px(*np.asarray(cam.polygon).mean(axis=0).tolist()))
+    plan = None
+    if view is not None and data.floor_plan is not None:  # its top-left and bottom-right corners, in pixels
+        (u0, v0), (u1, v1) = view.px(data.floor_plan.x0, data.floor_plan.y1), view.px(data.floor_plan.x1,
+                                                                                      data.floor_plan.y0)
+        plan = (u0, v0, round(u1 - u0, 1), round(v1 - v0, 1))
     tracks = {i.global_id: ";".join(f"{t:g},{x:g},{y:g}" for t, x, y in i.points) for i in data.identities}
     return page(request, "map.html", run=run, world=data, view=view, paths=paths, fovs=fovs, tracks=tracks,
-                fov_m=FOV_DISTANCE_M,
+                plan=plan, fov_m=FOV_DISTANCE_M,
                 colours=colours([c.camera_id for c in run.camera_list]))

@@ -20,6 +20,7 @@ from pydantic import AfterValidator, BeforeValidator, Field, ValidationInfo, fie
 from mtmct.core.config.base import (Number, Positive, StrictModel, Text, base_dir, expand, read_yaml,
                                     require_unique, resolve_path, validate)
 from mtmct.core.config.calibration import CalibrationConfig, no_homography_too
+from mtmct.core.config.floor_plan import STORED, FloorPlanConfig
 from mtmct.core.config.fusion import FusionConfig
 from mtmct.core.config.models import ModelsConfig
 from mtmct.core.config.topology import Link, TopologyConfig
@@ -150,6 +151,9 @@ class CameraSetConfig(StrictModel):
                             "Which camera pairs a person can pass between (a list of links, or a mapping with "
                             "links and the time rules' knobs)."))] = TopologyConfig()
     fusion: Annotated[FusionConfig, Field(description="How tracklets become global identities.")] = FusionConfig()
+    floor_plan: Annotated[FloorPlanConfig | None, Field(description=(
+        "An image drawn under the dashboard's ground map, placed by its scale and origin in metres; null: "
+        "none."))] = None
 
     @field_validator("cameras")
     @classmethod
@@ -175,11 +179,12 @@ class CameraSetConfig(StrictModel):
 
 
 def load_camera_config(config: str | os.PathLike[str] | Mapping[str, Any], base_dir: str | Path | None = None,
-                       ) -> CameraSetConfig:
+                       stored: bool = False) -> CameraSetConfig:
     """Load and validate a camera set from a YAML file or a mapping (never modified).
 
     Relative paths resolve against the file's folder, or ``base_dir`` (default: the working directory) for a
-    mapping. Raises MtmctError with one line naming the file and the key path of the problem.
+    mapping. ``stored``: a run's config read back, where a floor-plan image gone since the run is no error (only
+    the map loses it). Raises MtmctError with one line naming the file and the key path of the problem.
     """
     if isinstance(config, Mapping):
         data, base, name, where = config, Path(base_dir or Path.cwd()), None, None
@@ -191,7 +196,7 @@ def load_camera_config(config: str | os.PathLike[str] | Mapping[str, Any], base_
             raise MtmctError(f"{where}: expected a mapping with a 'cameras' list, got {type(data).__name__}")
     data = {"name": name, **data} if name and "name" not in data else data
     rename = {("topology", "links"): ("topology",)} if isinstance(data.get("topology"), list) else {}
-    return validate(CameraSetConfig, data, where, context={"base": base.resolve()}, rename=rename)
+    return validate(CameraSetConfig, data, where, context={"base": base.resolve(), STORED: stored}, rename=rename)
 
 
 def schema() -> dict[str, Any]:
