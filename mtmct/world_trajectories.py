@@ -42,7 +42,9 @@ class GroundFilter:
     noise: float = 0.3
     accel: float = 1.0
     max_gap_s: float = 2.0  # a longer gap restarts the filter
-    same_place: float = 0.5  # two identities closer than this at one moment are one person (0: keep both)
+    # two identities this close at one moment are one person unless some view sees both of them there (that view
+    # tells them apart: two people walking side by side); 0: keep both
+    same_place: float = 1.0
 
 
 def _clock(tracklets: Sequence[Tracklet]) -> tuple[float, float] | None:
@@ -55,17 +57,20 @@ def _clock(tracklets: Sequence[Tracklet]) -> tuple[float, float] | None:
 
 
 def _sightings(tracklets: Sequence[Tracklet]) -> tuple[np.ndarray, float]:
-    """``(N, 4)`` rows ``frame, global_id, X, Y`` of every ground sighting on the reference clock, and its fps."""
+    """``(N, 5)`` rows ``frame, global_id, X, Y, view`` of every ground sighting on the reference clock (``view``:
+    the camera's bit, 2**k for the k-th camera), and the reference fps."""
     ref = tracklets[0].camera_id
     clock = _clock([t for t in tracklets if t.camera_id == ref])
+    bit = {cam: float(2 ** k) for k, cam in enumerate(dict.fromkeys(t.camera_id for t in tracklets))}
     parts = []
     for t in tracklets:
         ok = ~np.isnan(t.world).any(axis=1)
         if ok.any():
             frames = (np.rint((t.times[ok] - clock[1]) * clock[0]) + 1 if clock and t.camera_id != ref
                       else t.frames[ok].astype(np.float64))
-            parts.append(np.column_stack([frames, np.full(ok.sum(), t.global_id), t.world[ok]]))
-    rows = np.concatenate(parts) if parts else np.zeros((0, 4))
+            parts.append(np.column_stack([frames, np.full(ok.sum(), t.global_id), t.world[ok],
+                                          np.full(ok.sum(), bit[t.camera_id])]))
+    rows = np.concatenate(parts) if parts else np.zeros((0, 5))
     return rows, clock[0] if clock else 10.0
 
 
@@ -119,21 +124,23 @@ def world_rows(tracklets: Sequence[Tracklet], ground_filter: GroundFilter | None
         xy = np.column_stack([np.bincount(inverse, rows[:, 2]), np.bincount(inverse, rows[:, 3])]) / counts[:, None]
         return np.column_stack([keys, xy])  # np.unique sorts by frame, then id
     order = np.argsort(inverse, kind="stable")
-    groups = np.split(rows[order, 2:], np.cumsum(counts)[:-1])  # the sightings of each (frame, id) key
+    groups = np.split(rows[order, 2:4], np.cumsum(counts)[:-1])  # the sightings of each (frame, id) key
+    views = np.bitwise_or.reduceat(rows[order, 4].astype(np.int64), np.r_[0, np.cumsum(counts)[:-1]])
     out = np.zeros((len(keys), 4))
     out[:, :2] = keys
     by_id = np.lexsort((keys[:, 0], keys[:, 1]))  # each identity's keys in frame order
     bounds = np.flatnonzero(np.diff(keys[by_id, 1])) + 1
     for member in np.split(by_id, bounds):
         out[member, 2:] = _filter(keys[member, 0], [groups[k] for k in member], fps, ground_filter)
-    return _one_per_place(out, ground_filter.same_place)
+    return _one_per_place(out, views, ground_filter.same_place)
 
 
-def _one_per_place(rows: np.ndarray, radius: float) -> np.ndarray:
+def _one_per_place(rows: np.ndarray, views: np.ndarray, radius: float) -> np.ndarray:
     """Ground-plane non-maximum suppression: at each frame, of identities standing within ``radius`` metres of
-    each other, keep the one with the longest trajectory. Two identities at one place at one moment are one person
-    whose views fusion did not join (e.g. a view's track that spans two fragments of another view's); keeping both
-    would count the person twice."""
+    each other that no single view sees both of (``views``: each row's bit set of cameras), keep the one with the
+    longest trajectory. Two identities at one place at one moment, each from other views, are one person whose
+    views fusion did not join (e.g. a view's track that spans two fragments of another view's); keeping both would
+    count the person twice. A view that sees both has told two people apart: both stay."""
     if radius <= 0 or not len(rows):
         return rows
     ids, length = np.unique(rows[:, 1], return_counts=True)
@@ -147,7 +154,8 @@ def _one_per_place(rows: np.ndarray, radius: float) -> np.ndarray:
         order = sorted(range(hi - lo), key=lambda i: -size[frame[i, 1]])
         kept: list[int] = []
         for i in order:
-            if any(np.linalg.norm(frame[i, 2:] - frame[j, 2:]) < radius for j in kept):
+            if any(np.linalg.norm(frame[i, 2:] - frame[j, 2:]) < radius and not views[lo + i] & views[lo + j]
+                   for j in kept):
                 keep[lo + i] = False
             else:
                 kept.append(i)

@@ -98,6 +98,18 @@ def test_world_rows_fuse_views_and_count_each_person_once():
     assert set(np.unique(kept[:, 1]).tolist()) == {1.0, 2.0}
 
 
+def test_world_rows_keep_two_people_that_one_view_tells_apart():
+    """Two identities 0.7 m apart: one of them seen by view "c" only is the same person as identity 1 (dropped);
+    one that view "a" sees beside identity 1 (both of a's tracks) is a second person walking alongside (kept)."""
+    a = _walk("a", 1, range(1, 50), (0, 0), (1, 0), noise=0.0)
+    beside = _walk("a", 2, range(1, 50), (0, 0.7), (1, 0), noise=0.0)
+    other_view = _walk("c", 1, range(1, 50), (0, -0.7), (1, 0), noise=0.0)
+    a.global_id, beside.global_id, other_view.global_id = 1, 2, 3
+    rows = world_rows([a, beside, other_view])
+    assert set(np.unique(rows[:, 1]).tolist()) == {1.0, 2.0}
+    assert np.sum(rows[:, 1] == 2.0) == 49
+
+
 def test_world_rows_without_calibration_are_empty():
     t = Tracklet("a", 1, 0, np.arange(1, 5), np.arange(4) / FPS, np.ones((4, 4)), np.ones(4), None)
     t.global_id = 1
@@ -137,3 +149,28 @@ def test_an_impossible_transit_never_joins_however_alike():
     assert x.global_id != y.global_id
     near = _walk("b", 2, range(50, 80), (4.0, 0), (1, 0), embedding=emb)
     assert topology.transit_possible(x, near)
+
+
+def test_a_late_clock_is_estimated_from_the_ground_when_asked():
+    """View b's clock runs 0.8 s late: two people 2 m apart walking at 1.5 m/s stand 1.2 m off in b on the shared
+    clock, beyond the ground distance, so b's tracks stay alone. Asked to, fusion estimates b's offset (about
+    -0.8 s), reports it and joins each person's views; the caller's tracklets keep their times."""
+    people = [((0.0, 0.0), (1.5, 0.0)), ((0.0, 2.0), (1.5, 0.0))]
+
+    def scene() -> list[Tracklet]:
+        out = [_walk(cam, k + 1, range(1, 80), start, vel, seed=10 * i + k)
+               for i, cam in enumerate(("a", "b")) for k, (start, vel) in enumerate(people)]
+        for t in out[2:]:
+            t.times = t.times + 0.8
+        return out
+
+    plain = scene()
+    fuse_report(plain, _topology("a", "b"))
+    assert len(_groups(plain)) == 4
+    asked = scene()
+    before = [t.times.copy() for t in asked]
+    _, report = fuse_report(asked, _topology("a", "b"), FusionConfig(estimate_clock_offset=True))
+    assert _groups(asked) == {frozenset({("a", 1), ("b", 1)}), frozenset({("a", 2), ("b", 2)})}
+    assert report.clock_offsets["b"] == pytest.approx(-0.8, abs=0.1) and report.clock_offsets["a"] == 0.0
+    assert any(n.startswith("clock offsets (s, against a)") for n in report.notes)
+    assert all(np.array_equal(t.times, b) for t, b in zip(asked, before))
