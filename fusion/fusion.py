@@ -40,6 +40,7 @@ from tqdm import tqdm
 
 from fusion.calibration import (competitor_thresholds, handover_best, learn_window, mutual_best, subsample, tail_share,
                                 thresholds, window_competitors, window_report)
+from fusion.clock_offset import apply_clock_offsets, estimate_clock_offsets
 from fusion.clustering import constrained_clusters, edge_graph
 from fusion.ground import GROUND_WEIGHT, ground_edges, transit_errors
 from fusion.motion import continuity_error, end_states
@@ -426,7 +427,7 @@ def fuse_report(tracklets: Sequence[Tracklet], topology: Topology, config: Fusio
     Sets ``tracklet.global_id`` on every input tracklet and returns the identities ordered by global id.
     """
     config = config or FusionConfig()
-    tracklets = list(tracklets)
+    tracklets = originals = list(tracklets)
     keys = [t.key for t in tracklets]
     if len(set(keys)) != len(keys):
         raise ValueError("fuse: tracklet keys (camera_id, track_id) must be unique")
@@ -434,6 +435,16 @@ def fuse_report(tracklets: Sequence[Tracklet], topology: Topology, config: Fusio
     if n == 0:
         return [], FusionReport()
     t0 = time.perf_counter()
+    notes: list[str] = []
+    offsets: dict[str, float] = {}
+    if config.estimate_clock_offset:  # fuse on the corrected clocks; the caller's tracklets keep their times
+        clock = estimate_clock_offsets(tracklets, config.max_clock_offset_s)
+        offsets = {cam: round(float(v), 3) for cam, v in clock.offsets.items()}
+        tracklets = apply_clock_offsets(tracklets, offsets)
+        if clock.reference is not None:
+            notes.append(f"clock offsets (s, against {clock.reference}): "
+                         + ", ".join(f"{c} {v:+.2f}" for c, v in offsets.items()))
+        notes += [f"clock offset of {c} not estimated: {why}" for c, why in clock.flagged.items()]
     table = _Table.of(tracklets, topology)
     rows, emb = _embeddings(tracklets)
     edges = _edges(tracklets, table, topology, rows, emb, config, progress)
@@ -444,7 +455,6 @@ def fuse_report(tracklets: Sequence[Tracklet], topology: Topology, config: Fusio
              "the topology and evidence, %d of them strong", n, edges.found, similarity, len(pairs),
              int(strong.sum()))
     weights = edges.evidence
-    notes = []
     if config.rerank and len(pairs):
         if len(rows) > config.rerank_max_n:
             log.warning("fusion: re-ranking skipped, %d tracklets > rerank_max_n=%d (dense O(n^2) memory)",
@@ -471,11 +481,13 @@ def fuse_report(tracklets: Sequence[Tracklet], topology: Topology, config: Fusio
                                   strong=strong, progress=progress)
     t3 = time.perf_counter()
     identities = _identities(tracklets, table, labels)
+    for original, moved in zip(originals, tracklets):
+        original.global_id = moved.global_id
     log.info("fusion timings (s): calibration and neighbours %.2f, gates %.2f, clustering %.2f, ids %.2f",
              t1 - t0, t2 - t1, t3 - t2, time.perf_counter() - t3)
     order = ("similarity", "overlap_similarity", "motion_similarity")
     report = FusionReport(thresholds=tuple(edges.thresholds[k] for k in order), links=tuple(edges.windows),
-                          tracklets=n, identities=len(identities), notes=tuple(notes))
+                          tracklets=n, identities=len(identities), notes=tuple(notes), clock_offsets=offsets)
     return identities, report
 
 

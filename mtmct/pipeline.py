@@ -33,6 +33,7 @@ import numpy as np
 import yaml
 
 from cameras.camera_actor import CameraResult, CameraWorker, run_camera_actors
+from fusion.clock_offset import apply_clock_offsets
 from fusion.fusion import fuse_report
 from fusion.topology import Topology
 from mtmct.core.atomic_file import atomic_write
@@ -354,7 +355,9 @@ def write_outputs(result: RunResult) -> None:
                 "start_frame": t.start_frame, "end_frame": t.end_frame, "start_time": round(t.start_time, 3),
                 "end_time": round(t.end_time, 3), "frames": len(t), "quality": round(float(t.quality), 4),
                 "flags": sorted(t.flags), "crops": names}) + "\n")
-    write_world(out / WORLD_FILE, result.tracklets)
+    # on the clocks fusion used (its estimated offsets, when asked): the views' sightings of one moment meet
+    write_world(out / WORLD_FILE, apply_clock_offsets(result.tracklets, result.fusion.clock_offsets)
+                if result.fusion and result.fusion.clock_offsets else result.tracklets)
     emb = [t.embedding for t in result.tracklets if t.embedding is not None]
     with atomic_write(out / "tracklets.npz", "wb") as fh:
         np.savez_compressed(fh,

@@ -52,6 +52,9 @@ class FusionReport:
     tracklets: int = 0
     identities: int = 0
     notes: tuple[str, ...] = field(default_factory=tuple)
+    # seconds added to each calibrated camera's times, estimated from the ground (fusion's estimate_clock_offset);
+    # empty when not asked
+    clock_offsets: dict[str, float] = field(default_factory=dict)
 
     def threshold(self, name: str) -> Threshold | None:
         return next((t for t in self.thresholds if t.name == name), None)
@@ -67,4 +70,5 @@ class FusionReport:
             tracklets=int(data.get("tracklets", 0)),
             identities=int(data.get("identities", 0)),
             notes=tuple(data.get("notes", ())),
+            clock_offsets={str(k): float(v) for k, v in data.get("clock_offsets", {}).items()},
         )
