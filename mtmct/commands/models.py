@@ -1,4 +1,4 @@
-"""`mtmct models list | pull NAME [--force] | export CONFIG WEIGHTS --out DIR`."""
+"""`mtmct models list | pull NAME [--force] | export CONFIG WEIGHTS --out DIR | convert SRC --out DIR`."""
 
 from __future__ import annotations
 
@@ -25,6 +25,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     export.add_argument("--out", required=True, help="output folder")
     export.set_defaults(run=run_export)
 
+    convert = actions.add_parser("convert", help="convert an ONNX ReID model into a trainable Paddle model",
+                                 description="x2paddle translation into DIR: x2paddle_code.py + model.pdparams "
+                                             "(trainable network) and model.pdmodel + model.pdiparams (Paddle "
+                                             "Inference; usable as models.reid: DIR).")
+    convert.add_argument("src", help="ONNX model: a .onnx file or a folder holding one")
+    convert.add_argument("--out", required=True, help="output folder")
+    convert.set_defaults(run=run_convert)
+
 
 def run_list(args: argparse.Namespace) -> int:
     from mtmct.core.models.registry import REGISTRY, is_cached, model_home
@@ -49,4 +57,14 @@ def run_export(args: argparse.Namespace) -> int:
     from mtmct.model_export import export_model
 
     print(export_model(args.config, args.weights, args.out))
+    return 0
+
+
+def run_convert(args: argparse.Namespace) -> int:
+    from mtmct.reid_convert import onnx_to_paddle
+
+    print(f"converting {args.src} with x2paddle ...", flush=True)
+    out = onnx_to_paddle(args.src, args.out)
+    print(f"trainable network: {out}/x2paddle_code.py + model.pdparams (mtmct.reid_convert.load_trainable)")
+    print(f"inference model:   {out}/model.pdmodel + model.pdiparams (use as models.reid: {out})")
     return 0
