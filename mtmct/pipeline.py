@@ -33,7 +33,6 @@ import numpy as np
 import yaml
 
 from cameras.camera_actor import CameraResult, CameraWorker, run_camera_actors
-from fusion.clock_offset import apply_clock_offsets
 from fusion.fusion import fuse_report
 from fusion.topology import Topology
 from mtmct.core.atomic_file import atomic_write
@@ -43,7 +42,7 @@ from mtmct.core.fusion_report import FusionReport
 from mtmct.core.secrets import mask_secrets
 from mtmct.core.tracklet import GlobalIdentity, Tracklet
 from mtmct.ray_session import start_ray, stop_ray
-from mtmct.world_trajectories import WORLD_FILE, write_world
+from mtmct.world_trajectories import WORLD_FILE, world_table, write_world
 from storage import Repository, open_database, resolve_url
 from storage.run_lease import RunTakenOver
 from storage.schema import FAILED, FINISHED, PARTIAL
@@ -60,6 +59,9 @@ class RunResult:
     identities: list[GlobalIdentity] = field(default_factory=list)
     tracklets: list[Tracklet] = field(default_factory=list)
     fusion: FusionReport | None = None  # thresholds and transit windows fusion applied, and where they came from
+    # the identities' ground trajectories (world_table's rows and times), computed once: mtmct_world.txt writes them
+    # and the database keeps them for the dashboard's map; empty when no camera is calibrated
+    world: tuple[np.ndarray, np.ndarray] = field(default_factory=lambda: (np.zeros((0, 4)), np.zeros(0)))
     wall_s: float = 0.0
     fusion_s: float = 0.0
 
@@ -315,8 +317,11 @@ def _run_held(cfg: CameraSetConfig, run_id: str, topology: Topology, out: Path, 
     t0 = time.perf_counter()
     identities, report = fuse_report(tracklets, topology, cfg.fusion)
     fusion_s = time.perf_counter() - t0
-    result = RunResult(run_id, url, out, results, identities, tracklets, fusion=report, fusion_s=fusion_s)
-    repo.write_identities(run_id, identities, report=report)  # the ids and what fusion chose, in one transaction
+    # on the clocks fusion used (its estimated offsets, when asked): the views' sightings of one moment meet
+    world = world_table(tracklets, clock_offsets=report.clock_offsets)
+    result = RunResult(run_id, url, out, results, identities, tracklets, fusion=report, fusion_s=fusion_s, world=world)
+    # the ids, what fusion chose and the trajectories on the ground, in one transaction
+    repo.write_identities(run_id, identities, report=report, world=world)
     write_outputs(result)
     repo.finish_run(run_id, run_status(results))
     result.wall_s = time.perf_counter() - start
@@ -355,9 +360,7 @@ def write_outputs(result: RunResult) -> None:
                 "start_frame": t.start_frame, "end_frame": t.end_frame, "start_time": round(t.start_time, 3),
                 "end_time": round(t.end_time, 3), "frames": len(t), "quality": round(float(t.quality), 4),
                 "flags": sorted(t.flags), "crops": names}) + "\n")
-    # on the clocks fusion used (its estimated offsets, when asked): the views' sightings of one moment meet
-    write_world(out / WORLD_FILE, apply_clock_offsets(result.tracklets, result.fusion.clock_offsets)
-                if result.fusion and result.fusion.clock_offsets else result.tracklets)
+    write_world(out / WORLD_FILE, result.world[0])
     emb = [t.embedding for t in result.tracklets if t.embedding is not None]
     with atomic_write(out / "tracklets.npz", "wb") as fh:
         np.savez_compressed(fh,

@@ -5,18 +5,20 @@ fusion has given tracklets their global ids, the positions of one identity at on
 several at once) become one row: their mean. Moments are counted in frames of one reference clock, the first
 calibrated camera's (its fps and clock offset are read back from its tracklets' frame numbers and times), so the
 rows line up with a ground truth numbered like that camera; views with another fps or offset land on the nearest
-frame of it.
+frame of it. :func:`world_table` also gives each row's time on that clock (seconds), what the dashboard's map, which
+draws time, stores and reads back instead of recomputing.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from fusion.clock_offset import apply_clock_offsets
 from mtmct.core.atomic_file import atomic_write
 from mtmct.core.tracklet import Tracklet
 
@@ -56,11 +58,13 @@ def _clock(tracklets: Sequence[Tracklet]) -> tuple[float, float] | None:
     return fps, longest.start_time - (longest.start_frame - 1) / fps
 
 
-def _sightings(tracklets: Sequence[Tracklet]) -> tuple[np.ndarray, float]:
+def _sightings(tracklets: Sequence[Tracklet]) -> tuple[np.ndarray, tuple[float, float]]:
     """``(N, 5)`` rows ``frame, global_id, X, Y, view`` of every ground sighting on the reference clock (``view``:
-    the camera's bit, 2**k for the k-th camera), and the reference fps."""
+    the camera's bit, 2**k for the k-th camera), and that clock: (fps, time of frame 1). A reference camera whose
+    tracklets are all one frame long shows no fps: every view keeps its frame numbers, read at 10 fps."""
     ref = tracklets[0].camera_id
-    clock = _clock([t for t in tracklets if t.camera_id == ref])
+    own = [t for t in tracklets if t.camera_id == ref]
+    clock = _clock(own)
     bit = {cam: float(2 ** k) for k, cam in enumerate(dict.fromkeys(t.camera_id for t in tracklets))}
     parts = []
     for t in tracklets:
@@ -71,7 +75,7 @@ def _sightings(tracklets: Sequence[Tracklet]) -> tuple[np.ndarray, float]:
             parts.append(np.column_stack([frames, np.full(ok.sum(), t.global_id), t.world[ok],
                                           np.full(ok.sum(), bit[t.camera_id])]))
     rows = np.concatenate(parts) if parts else np.zeros((0, 5))
-    return rows, clock[0] if clock else 10.0
+    return rows, clock or (10.0, own[0].start_time - (own[0].start_frame - 1) / 10.0)
 
 
 def _filter(frames: np.ndarray, groups: list[np.ndarray], fps: float, f: GroundFilter) -> np.ndarray:
@@ -112,12 +116,29 @@ def world_rows(tracklets: Sequence[Tracklet], ground_filter: GroundFilter | None
     """``(N, 4)`` rows ``frame, global_id, X, Y`` (metres), one per identity and frame, sorted by frame then id,
     from the views that see the identity then (``ground_filter`` None: their plain mean). Empty when no fused
     tracklet has ground positions."""
+    return world_table(tracklets, ground_filter)[0]
+
+
+def world_table(tracklets: Sequence[Tracklet], ground_filter: GroundFilter | None = GroundFilter(),
+                clock_offsets: Mapping[str, float] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`world_rows` and each row's time in seconds, so a reader that draws time (the dashboard's map) shows
+    these very rows instead of re-deriving positions. ``clock_offsets`` (fusion's estimate, seconds added to each
+    camera's times) puts the views on one clock before they meet, as :func:`world_rows` of the shifted tracklets;
+    the times stay on the reference camera's own clock (the one its frames count), so they match the times the
+    run stored for its boxes."""
+    offsets = dict(clock_offsets or {})
     placed = [t for t in tracklets if t.world is not None and t.global_id is not None]
     if not placed:
-        return np.zeros((0, 4))
-    rows, fps = _sightings(placed)
+        return np.zeros((0, 4)), np.zeros(0)
+    rows, (fps, start) = _sightings(apply_clock_offsets(placed, offsets) if offsets else placed)
     if not len(rows):
-        return np.zeros((0, 4))
+        return np.zeros((0, 4)), np.zeros(0)
+    out = _fuse(rows, fps, ground_filter)
+    return out, start - offsets.get(placed[0].camera_id, 0.0) + (out[:, 0] - 1) / fps
+
+
+def _fuse(rows: np.ndarray, fps: float, ground_filter: GroundFilter | None) -> np.ndarray:
+    """The sightings ``rows`` (see :func:`_sightings`) as one row ``frame, global_id, X, Y`` per identity and frame."""
     keys, inverse, counts = np.unique(rows[:, :2], axis=0, return_inverse=True, return_counts=True)
     inverse = inverse.reshape(-1)
     if ground_filter is None:
@@ -162,10 +183,10 @@ def _one_per_place(rows: np.ndarray, views: np.ndarray, radius: float) -> np.nda
     return rows[keep]
 
 
-def write_world(path: str | Path, tracklets: Sequence[Tracklet]) -> int:
-    """Write :func:`world_rows` as ``frame,global_id,X,Y`` text (atomically); returns the row count. Without any
-    ground position (no camera calibrated) there is no file (an earlier run's in the same folder is removed)."""
-    rows = world_rows(tracklets)
+def write_world(path: str | Path, rows: np.ndarray) -> int:
+    """Write :func:`world_rows`' ``rows`` as ``frame,global_id,X,Y`` text (atomically); returns the row count. The
+    caller computes the rows once and stores the same ones (the dashboard's map). Without any row (no camera
+    calibrated) there is no file (an earlier run's in the same folder is removed)."""
     if not len(rows):
         Path(path).unlink(missing_ok=True)
         return 0

@@ -30,7 +30,8 @@ from mtmct.core.secrets import mask_secrets
 from mtmct.core.tracklet import GlobalIdentity, Tracklet
 from storage import bulk, run_lease
 from storage.engine import Database
-from storage.schema import FAILED, FINISHED, PARTIAL, PENDING, RUNNING, Box, Camera, Identity, Run, TrackletCrop, TrackletRow
+from storage.schema import (FAILED, FINISHED, PARTIAL, PENDING, RUNNING, Box, Camera, Identity, Run, TrackletCrop,
+                            TrackletRow, WorldPoint)
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +42,8 @@ _TRACKLET_PG = ("text", "text", "int4", "int4", "int4", "int4", "float8", "float
 _CROP_COLUMNS, _CROP_PG = ("run_id", "camera_id", "track_id", "idx", "jpeg"), ("text", "text", "int4", "int4", "bytea")
 _IDENTITY_COLUMNS = ("run_id", "global_id", "n_cameras", "n_tracklets", "first_time", "last_time")
 _IDENTITY_PG = ("text", "int4", "int4", "int4", "float8", "float8")
+_WORLD_COLUMNS, _WORLD_PG = ("run_id", "global_id", "frame", "time", "x", "y"), ("text", "int4", "int4", "float8",
+                                                                               "float8", "float8")
 
 
 class CameraSpec(Protocol):
@@ -189,6 +192,7 @@ class Repository:
                 kept = [c for c in self._finished(conn, run_id) if c not in redo]
                 conn.execute(delete(Camera).where(Camera.run_id == run_id, Camera.camera_id.not_in(kept)))
                 conn.execute(delete(Identity).where(Identity.run_id == run_id))
+                conn.execute(delete(WorldPoint).where(WorldPoint.run_id == run_id))  # drawn with the old ids
                 conn.execute(update(TrackletRow).where(TrackletRow.run_id == run_id).values(global_id=None))
                 conn.execute(update(Run).where(Run.id == run_id).values(
                     config=config_text, name=name, status=RUNNING, finished_at=None, fusion_report=None))
@@ -244,12 +248,16 @@ class Repository:
             bulk.insert_rows(conn, "tracklet_crops", _CROP_COLUMNS, crops, _CROP_PG)
         log.info("run %s camera %s stored: %d boxes, %d tracklets", run_id, camera_id, len(boxes), len(tracklets))
 
-    def write_identities(self, run_id: str, identities: Iterable[GlobalIdentity],
-                         report: FusionReport | None = None) -> None:
-        """Store fusion's global ids and its ``report`` (replacing earlier ones) in one transaction, so the stored
-        thresholds and windows are always the ones these ids were linked with; ``report`` None stores none (an
-        earlier fusion's report would describe other ids). Unknown members are skipped."""
+    def write_identities(self, run_id: str, identities: Iterable[GlobalIdentity], report: FusionReport | None = None,
+                         world: tuple[np.ndarray, np.ndarray] | None = None) -> None:
+        """Store fusion's global ids, its ``report`` and the ids' ground trajectories ``world`` (replacing earlier
+        ones) in one transaction, so the stored thresholds, windows and trajectories are always the ones of these
+        ids; ``report`` or ``world`` None stores none (an earlier fusion's would describe other ids; the map then
+        falls back to the boxes' positions). ``world``: (rows ``frame, global_id, X, Y`` as
+        :func:`mtmct.world_trajectories.world_rows` gives them, their times in seconds), what
+        :meth:`world_trajectories` gives back. Unknown members are skipped."""
         text = _report_json(report)  # checked before the transaction: a bad report writes nothing
+        points = _world_points(run_id, world)
         with self.db.write() as conn:
             self._fence(conn, run_id)
             self._require_run(conn, run_id)
@@ -271,6 +279,8 @@ class Repository:
                 log.warning("run %s: %d identity members are not stored tracklets, skipped (e.g. %s)",
                             run_id, len(skipped), skipped[0])
             bulk.insert_rows(conn, "identities", _IDENTITY_COLUMNS, rows, _IDENTITY_PG)
+            conn.execute(delete(WorldPoint).where(WorldPoint.run_id == run_id))
+            bulk.insert_rows(conn, "world_points", _WORLD_COLUMNS, points, _WORLD_PG)
             if links:
                 t = TrackletRow.__table__
                 conn.execute(update(t).where(t.c.run_id == bindparam("r"), t.c.camera_id == bindparam("c"),
@@ -423,21 +433,26 @@ class Repository:
             return [TrackletSpan(*row) for row in rows]
 
     def world_trajectories(self, run_id: str) -> list[WorldTrack]:
-        """Each global identity's path on the ground (what the dashboard's map draws), from its calibrated
-        boxes: one (time, X, Y) per identity and time, the mean over the cameras that see it then (overlapping
-        views place one person slightly apart), by time; identities without ground positions are left out. One
-        grouped query, so a map of 10^6 boxes never builds Tracklet objects."""
+        """Each global identity's path on the ground (what the dashboard's map draws), by time: the trajectories
+        the run computed and wrote to mtmct_world.txt (:meth:`write_identities` ``world=``). A run stored without
+        them (by a version before revision 0005, or a caller that passed none) falls back to its calibrated boxes:
+        one (time, X, Y) per identity and time, the mean over the cameras that see it then, raw (far-field foot
+        points and wrong members included). Identities without ground positions are left out. Grouped queries, so
+        a map of 10^6 boxes never builds Tracklet objects."""
+        w = WorldPoint
+        stored = (select(w.global_id, w.time, w.x, w.y).where(w.run_id == run_id).order_by(w.global_id, w.frame))
         b, t = Box, TrackletRow
-        query = (select(t.global_id, b.time, func.avg(b.gx), func.avg(b.gy))
-                 .join(t, and_(b.run_id == t.run_id, b.camera_id == t.camera_id, b.track_id == t.track_id,
-                               b.frame.between(t.start_frame, t.end_frame)))
-                 .where(b.run_id == run_id, t.run_id == run_id, t.global_id.is_not(None),
-                        # no position: NULL (SQLite) or NaN (PostgreSQL keeps it, and sorts it above infinity)
-                        b.gx > -math.inf, b.gx < math.inf, b.gy > -math.inf, b.gy < math.inf)
-                 .group_by(t.global_id, b.time).order_by(t.global_id, b.time))
+        averaged = (select(t.global_id, b.time, func.avg(b.gx), func.avg(b.gy))
+                    .join(t, and_(b.run_id == t.run_id, b.camera_id == t.camera_id, b.track_id == t.track_id,
+                                  b.frame.between(t.start_frame, t.end_frame)))
+                    .where(b.run_id == run_id, t.run_id == run_id, t.global_id.is_not(None),
+                           # no position: NULL (SQLite) or NaN (PostgreSQL keeps it, and sorts it above infinity)
+                           b.gx > -math.inf, b.gx < math.inf, b.gy > -math.inf, b.gy < math.inf)
+                    .group_by(t.global_id, b.time).order_by(t.global_id, b.time))
         with self.db.read() as conn:
             self._require_run(conn, run_id)
-            rows = np.array(conn.execute(query).all(), np.float64).reshape(-1, 4)
+            found = conn.execute(stored).all() or conn.execute(averaged).all()
+        rows = np.array(found, np.float64).reshape(-1, 4)
         cuts = np.flatnonzero(np.diff(rows[:, 0])) + 1
         return [WorldTrack(int(part[0, 0]), part[:, 1:].copy()) for part in np.split(rows, cuts) if len(part)]
 
@@ -596,3 +611,15 @@ def _load_tracklets(conn: Connection, where: list[ColumnElement], crops: bool) -
             crops=jpegs.get((row.run_id, row.camera_id, row.track_id), []), global_id=row.global_id,
             world=data[s:e, 7:9]))
     return out
+
+
+def _world_points(run_id: str, world: tuple[np.ndarray, np.ndarray] | None) -> list[tuple[object, ...]]:
+    """``world_points`` rows of (world rows, times), checked before the transaction so bad input writes nothing."""
+    if world is None:
+        return []
+    rows, times = np.asarray(world[0], np.float64).reshape(-1, 4), np.asarray(world[1], np.float64).reshape(-1)
+    if len(rows) != len(times) or not np.isfinite(rows).all() or not np.isfinite(times).all():
+        raise ValueError(f"run {run_id}: world rows and times must be finite and of one length "
+                         f"({len(rows)} rows, {len(times)} times)")
+    return [(run_id, int(g), int(f), float(s), float(x), float(y))
+            for (f, g, x, y), s in zip(rows.tolist(), times.tolist())]

@@ -1,4 +1,5 @@
-"""The database schema: runs, their cameras, per-frame boxes, tracklets (+ crops) and global identities.
+"""The database schema: runs, their cameras, per-frame boxes, tracklets (+ crops), global identities and their
+ground trajectories.
 
 Every child row hangs off its run (and camera) by a foreign key with ON DELETE CASCADE, so replacing a run or a
 camera is one DELETE. Natural keys ((run, camera, track) for a tracklet) instead of surrogate ids let the bulk
@@ -170,3 +171,18 @@ class Identity(Base):
     n_tracklets: Mapped[int] = mapped_column(Integer)
     first_time: Mapped[float | None] = mapped_column(Double)
     last_time: Mapped[float | None] = mapped_column(Double)
+
+
+class WorldPoint(Base):
+    """One global identity's ground position at one frame of the run's reference clock (revision 0005): the rows
+    ``mtmct run`` writes to mtmct_world.txt (views fused, wrong sightings gated out, duplicates suppressed), kept so
+    the dashboard's map draws what the run computed, not a raw average of box foot points. The primary key leads
+    with the run, so it is also the run's index (the map reads one run, by identity and frame)."""
+
+    __tablename__ = "world_points"
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
+    global_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    frame: Mapped[int] = mapped_column(Integer, primary_key=True)
+    time: Mapped[float] = mapped_column(Double)  # seconds, on the clock the frames count
+    x: Mapped[float] = mapped_column(Double)  # metres
+    y: Mapped[float] = mapped_column(Double)

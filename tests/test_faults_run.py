@@ -93,7 +93,8 @@ def test_outputs_failing_half_way_leave_the_previous_files_whole(tmp_path, monke
     if name == "tracklets.npz":
         bad.boxes = [(5.0, 6.0, 7.0, 8.0)]
         monkeypatch.setattr(pipeline.np, "savez_compressed", _savez_dying_half_way)
-    result = SimpleNamespace(out_dir=tmp_path, tracklets=tracklets, result_file=tmp_path / "mtmct_result.txt")
+    result = SimpleNamespace(out_dir=tmp_path, tracklets=tracklets, result_file=tmp_path / "mtmct_result.txt",
+                             world=(np.zeros((0, 4)), np.zeros(0)))
     with pytest.raises((TypeError, ValueError, OSError)):
         pipeline.write_outputs(result)
     assert (tmp_path / name).read_text() == "previous run\n"

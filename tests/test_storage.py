@@ -9,6 +9,7 @@ import sys
 import threading
 import time
 import uuid
+from dataclasses import replace
 
 import cv2
 import numpy as np
@@ -19,12 +20,13 @@ from conftest import PG_SERVER, _admin
 from mtmct.core.errors import MtmctError
 from mtmct.core.fusion_report import FusionReport, LinkWindow, Threshold
 from mtmct.core.tracklet import SHORT, GlobalIdentity, Tracklet
+from mtmct.world_trajectories import world_table
 from storage import BOX_DTYPE, Repository, boxes_from_tracklets, default_url, open_database
 from storage.engine import create_db_engine
 from storage.migrate import head_revision, upgrade
-from storage.schema import Base, Box, Camera, Identity, Run, TrackletCrop, TrackletRow
+from storage.schema import Base, Box, Camera, Identity, Run, TrackletCrop, TrackletRow, WorldPoint
 
-TABLES = (Run, Camera, Box, TrackletRow, TrackletCrop, Identity)
+TABLES = (Run, Camera, Box, TrackletRow, TrackletCrop, Identity, WorldPoint)
 
 
 @pytest.fixture
@@ -305,6 +307,51 @@ def test_storage_imports_only_the_foundation():
     assert mods and all(m == "mtmct" or m == "mtmct.core" or m.startswith("mtmct.core.") for m in mods), mods
 
 
+# ---- the ground trajectories kept with the run -------------------------------------------------------------------
+
+def fused(tracks: dict[str, list[Tracklet]], ids: list[GlobalIdentity]) -> list[Tracklet]:
+    """The stored tracklets with the global ids ``ids`` give them, as fusion leaves them."""
+    gid = {m: i.global_id for i in ids for m in i.members}
+    return [replace(t, global_id=gid.get((t.camera_id, t.track_id))) for ts in tracks.values() for t in ts]
+
+
+def test_world_points_round_trip_replace_and_fall_back(repo):
+    """The trajectories the run computed come back as written (times and metres to the bit: float8 on both
+    engines); writing again replaces them; ids stored without them (or a resume) leave none, and the map falls back
+    to averaging the boxes' ground positions, as for runs stored before revision 0005."""
+    tracks = store_run(repo, "r1")
+    ids = [GlobalIdentity(1, [("c1", 1), ("c2", 2)]), GlobalIdentity(2, [("c1", 3)])]
+    averaged = {w.global_id: w.samples for w in repo.world_trajectories("r1")}
+    # fallback: c2 track 2 has no ground positions, so each identity's mean is its one calibrated tracklet's
+    for gid, t in ((1, tracks["c1"][0]), (2, tracks["c1"][2])):
+        ok = ~np.isnan(t.world).any(axis=1)
+        assert np.allclose(averaged[gid], np.column_stack([t.times[ok], t.world[ok]]), atol=1e-6)
+    rows, times = world_table(fused(tracks, ids), clock_offsets={"c2": 0.05})
+    assert len(rows) and set(rows[:, 1]) == {1, 2}
+    repo.write_identities("r1", ids, world=(rows, times))
+    assert counts(repo)["world_points"] == len(rows)
+    back = repo.world_trajectories("r1")
+    assert [w.global_id for w in back] == [1, 2]
+    for w in back:
+        mine = np.flatnonzero(rows[:, 1] == w.global_id)
+        mine = mine[np.argsort(rows[mine, 0])]
+        assert np.array_equal(w.samples, np.column_stack([times[mine], rows[mine, 2:]]))
+    assert np.allclose(np.diff(back[0].samples[:, 0]), np.diff(rows[rows[:, 1] == 1, 0]) / 7.0)  # tracklets' 7 fps
+    one = rows[:, 1] == 2
+    repo.write_identities("r1", ids, world=(rows[one], times[one]))
+    assert [w.global_id for w in repo.world_trajectories("r1")] == [2] and counts(repo)["world_points"] == one.sum()
+    with pytest.raises(ValueError, match="one length"):
+        repo.write_identities("r1", ids, world=(rows, times[:-1]))
+    assert counts(repo)["world_points"] == one.sum()  # a bad table writes nothing
+    repo.write_identities("r1", ids)
+    assert counts(repo)["world_points"] == 0
+    assert {w.global_id: w.samples.tolist() for w in repo.world_trajectories("r1")} == {
+        g: v.tolist() for g, v in averaged.items()}
+    repo.write_identities("r1", ids, world=(rows, times))
+    repo.start_run("r1", "cfg", "test", ["c1", "c2"], resume=True)  # the ids are gone: so are their trajectories
+    assert counts(repo)["world_points"] == 0
+
+
 # ---- the fusion report kept with the run -------------------------------------------------------------------------
 
 def fusion_report(tracks: dict[str, list[Tracklet]], similarity: float = 0.6180339887) -> FusionReport:
@@ -408,12 +455,11 @@ def migrate(url: str, revision: str, down: bool = False) -> None:
         db.close()
 
 
-def test_a_database_from_before_fusion_reports_upgrades(empty_url):
-    """A database at revision 0001 holding a fused run (written with 0001's own columns, as that version did)
-    upgrades (SQLite by itself on open, PostgreSQL with `mtmct db upgrade`), keeps the run with no report, and
-    takes one; downgrading drops only the column (not the runs: SQLite's table copy would cascade-delete them)."""
-    migrate(empty_url, "0001")
-    engine = create_db_engine(empty_url)
+def store_old_run(url: str, revision: str) -> None:
+    """Migrate ``url`` to ``revision`` and store a fused run 'old' (one camera, one identity) there with 0001's own
+    columns, as the versions of that revision did."""
+    migrate(url, revision)
+    engine = create_db_engine(url)
     with engine.begin() as conn:
         conn.execute(text("INSERT INTO runs (id, name, config, status, started_at) "
                           "VALUES ('old', 'old', 'cfg', 'finished', CURRENT_TIMESTAMP)"))
@@ -421,6 +467,13 @@ def test_a_database_from_before_fusion_reports_upgrades(empty_url):
         conn.execute(text("INSERT INTO identities (run_id, global_id, n_cameras, n_tracklets) "
                           "VALUES ('old', 1, 1, 0)"))
     engine.dispose()
+
+
+def test_a_database_from_before_fusion_reports_upgrades(empty_url):
+    """A database at revision 0001 holding a fused run (written with 0001's own columns, as that version did)
+    upgrades (SQLite by itself on open, PostgreSQL with `mtmct db upgrade`), keeps the run with no report, and
+    takes one; downgrading drops only the column (not the runs: SQLite's table copy would cascade-delete them)."""
+    store_old_run(empty_url, "0001")
     if empty_url.startswith("postgresql"):
         with pytest.raises(MtmctError, match="mtmct db upgrade"):
             open_database(empty_url)
@@ -468,3 +521,28 @@ def test_upgrading_masks_passwords_older_versions_stored(empty_url):
     engine.dispose()
     assert stored and not any("CamPass123" in s for s in stored), stored
     assert all("rtsp://admin:***@cam.example/stream" in s for s in stored)
+
+
+def test_world_points_upgrade_from_0004_and_downgrade(empty_url):
+    """Revision 0005 adds world_points: a run stored at 0004 keeps its rows and has no trajectories (the map falls
+    back to its boxes), a new write stores some; downgrading drops only the table, and upgrading again works."""
+    store_old_run(empty_url, "0004")
+    migrate(empty_url, "head")
+    db = open_database(empty_url, upgrade=False)
+    repo = Repository(db)
+    try:
+        assert repo.world_trajectories("old") == []
+        repo.write_identities("old", [], world=(np.array([[3, 1, 0.25, -1.5], [4, 1, 0.5, -1.25]]), np.array([0.2, 0.3])))
+        assert [w.samples.tolist() for w in repo.world_trajectories("old")] == [[[0.2, 0.25, -1.5], [0.3, 0.5, -1.25]]]
+    finally:
+        db.close()
+    migrate(empty_url, "0004", down=True)
+    engine = create_db_engine(empty_url)
+    with engine.connect() as conn:
+        assert "world_points" not in inspect(conn).get_table_names()
+        assert conn.execute(text("SELECT count(*) FROM runs")).scalar_one() == 1
+    engine.dispose()
+    migrate(empty_url, "head")
+    db = open_database(empty_url, upgrade=False)
+    assert Repository(db).world_trajectories("old") == []
+    db.close()
