@@ -4,8 +4,8 @@ world plane with `mtmct eval world` against ../shared/data/pets09-multiview/gt_w
 
 The same stored tracklets are re-fused for View_001 alone and with each detection-only view (the table of the
 issue). Bars sit a little below what was measured (printed with -s): a real regression fails, noise passes.
-Measured at the commit that added this file: all three views MOTA 0.864, IDF1 0.844; View_001 alone 0.868 / 0.902;
-001+005 0.900 / 0.881; 001+006 0.900 / 0.848 (MODA 0.877, 0.905, 0.907).
+Measured (the config estimates the views' clock offsets, about -0.01 s and -0.04 s): all three views MOTA 0.913,
+IDF1 0.863; View_001 alone 0.873 / 0.906; 001+005 0.929 / 0.889; 001+006 0.920 / 0.855.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from conftest import shared_path
+from fusion.clock_offset import apply_clock_offsets
 from fusion.fusion import fuse_report
 from fusion.topology import Topology
 from mtmct.core.camera_config import load_camera_config
@@ -43,9 +44,10 @@ def _scores(cameras: list[str], out: Path) -> dict:
     cfg = load_camera_config(CONFIG)
     tracklets = [t for t in Repository(open_database(f"sqlite:///{out / 'mtmct.db'}")).load_tracklets(cfg.name)
                  if t.camera_id in cameras]
-    fuse_report(tracklets, Topology.from_config(cfg), cfg.fusion)
+    _, report = fuse_report(tracklets, Topology.from_config(cfg), cfg.fusion)
     data = shared_path("data", "pets09-multiview")
-    return world_metrics(read_world(data / "gt_world.txt"), world_rows(tracklets),
+    placed = apply_clock_offsets(tracklets, report.clock_offsets)  # as the run writes mtmct_world.txt
+    return world_metrics(read_world(data / "gt_world.txt"), world_rows(placed),
                          read_footprint(data / "footprint_world.json"), 1.0).to_dict()
 
 
@@ -57,7 +59,7 @@ def test_the_cli_scores_the_run_on_the_ground(run):
     assert done.returncode == 0, done.stderr
     scores = json.loads(done.stdout)
     print(f"\nall three views: MOTA {scores['mota']:.3f} IDF1 {scores['idf1']:.3f} IDSW {scores['idsw']}")
-    assert scores["mota"] >= 0.84 and scores["idf1"] >= 0.82
+    assert scores["mota"] >= 0.90 and scores["idf1"] >= 0.85  # the issue's acceptance; measured 0.913 / 0.863
     again = _scores(["v1", "v5", "v6"], run)  # re-fusing the stored tracklets gives what the run wrote
     assert {k: scores[k] for k in ("mota", "idf1", "idsw")} == pytest.approx({k: again[k] for k in ("mota", "idf1",
                                                                                                    "idsw")})
@@ -69,6 +71,6 @@ def test_each_detection_only_view_adds_to_view_001(run):
     for name, s in table.items():
         print(f"{name:8s} MOTA {s['mota']:.3f} MODA {s['moda']:.3f} IDF1 {s['idf1']:.3f} IDSW {s['idsw']}")
     alone = table["001"]
-    assert alone["mota"] >= 0.85 and alone["idf1"] >= 0.88
+    assert alone["mota"] >= 0.86 and alone["idf1"] >= 0.89
     for name in ("001+005", "001+006"):  # a view known only by its detections adds coverage on the ground
-        assert table[name]["mota"] >= alone["mota"] + 0.015 and table[name]["moda"] >= alone["moda"] + 0.015
+        assert table[name]["mota"] >= alone["mota"] + 0.03 and table[name]["moda"] >= alone["moda"] + 0.03
