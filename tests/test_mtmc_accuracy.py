@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -21,6 +22,9 @@ import numpy as np
 import pytest
 from conftest import ROOT, shared_path
 
+from fusion.fusion import fuse
+from fusion.topology import Topology
+from mtmct.core.camera_config import load_camera_config
 from mtmct.eval_mtmc import evaluate_mtmc, identity_metrics, read_mtmc
 from mtmct.core.boxes import iou, tlwh_to_xyxy
 from mtmct.core.mot_io import read_mot
@@ -29,8 +33,12 @@ from mtmct.pipeline import run_cameras
 MIN_IDF1 = 0.80  # measured 0.811 on the stored tracklets, every threshold self-calibrated (no fusion key)
 GAP_SETS = {  # camera set -> (IDF1 bar, fully linked bar); measured: see BENCHMARKS.md (fusion)
     "pets09-gap2": (0.82, 12),  # measured IDF1 0.840, fully linked 13 of 16 (issue 10 asks 0.70 and 12)
+    "pets09-gap2-calibrated": (0.85, 14),  # measured IDF1 0.867, fully linked 14 of 16 (issue 12 asks 0.78 and 14)
     "tud-campus-gap2": (0.74, 2),  # measured IDF1 0.751, fully linked 2 of 4
 }
+# the uncalibrated set is scored on the calibrated run's tracklets without their ground positions: the tracker never
+# uses the calibration, so they are the tracklets an uncalibrated run gives (checked: the same IDF1 and links)
+WITHOUT_GROUND = {"pets09-gap2": "pets09-gap2-calibrated"}
 
 
 @pytest.fixture(scope="module")
@@ -110,11 +118,12 @@ def _query_crop_from_c1_finds_its_identity_in_both_cameras(data: Path, result, d
     assert sorted(top["cameras"]) == ["c1", "c2"]
 
 
-@pytest.fixture(scope="module", params=sorted(GAP_SETS))
+@pytest.fixture(scope="module", params=sorted(set(GAP_SETS) - set(WITHOUT_GROUND)))
 def gap_run(request, tmp_path_factory):
-    """One pipeline run per camera set without overlap (pets09-gap2 about 2 minutes, tud-campus-gap2 seconds)."""
+    """One pipeline run per camera set without overlap (pets09-gap2-calibrated about 2 minutes, tud-campus-gap2
+    seconds)."""
     name = request.param
-    data = shared_path("data", f"mtmc-{name}")
+    data = shared_path("data", f"mtmc-{name.removesuffix('-calibrated')}")
     shared_path("models", "yolox-nano-coco"), shared_path("models", "omz-person-reid-0277")
     result = run_cameras(ROOT / "configs" / "cameras" / f"{name}.yaml", tmp_path_factory.mktemp(name),
                          progress=False, run_id=f"{name}-golden")
@@ -127,10 +136,17 @@ def test_gap_sets_cross_camera_idf1_and_fully_linked_people(gap_run):
     """Cameras that do not see the same ground, one shared default fusion config (no per-set values): IDF1 and
     the people seen by both cameras whom one id holds in every camera they visit."""
     name, data, result = gap_run
-    gt, pred = read_mtmc(data / "mtmc_gt.txt"), read_mtmc(result.result_file)
-    r, ids = evaluate_mtmc(gt, pred), identity_metrics(gt, pred)
-    print(f"\n{name} IDF1 {r['idf1']:.3f}  fully linked {ids.fully_linked} of {ids.multi_camera}  "
-          f"ids {len(result.identities)}")
-    min_idf1, min_linked = GAP_SETS[name]
-    assert r["idf1"] >= min_idf1, f"{name}: cross-camera IDF1 {r['idf1']:.3f} below {min_idf1}"
-    assert ids.fully_linked >= min_linked, f"{name}: {ids.fully_linked} fully linked, below {min_linked}"
+    gt = read_mtmc(data / "mtmc_gt.txt")
+    scored = {name: (read_mtmc(result.result_file), len(result.identities))}
+    for plain in (k for k, v in WITHOUT_GROUND.items() if v == name):
+        cfg = load_camera_config(ROOT / "configs" / "cameras" / f"{plain}.yaml")
+        tracklets = [replace(t, global_id=None, world=None) for t in result.tracklets]
+        identities = fuse(tracklets, Topology.from_config(cfg), cfg.fusion)
+        scored[plain] = ([(t.camera_id, t.global_id, int(f), *map(float, b)) for t in tracklets
+                          for f, b in zip(t.frames, t.boxes)], len(identities))
+    for each, (pred, n_ids) in scored.items():
+        r, ids = evaluate_mtmc(gt, pred), identity_metrics(gt, pred)
+        print(f"\n{each} IDF1 {r['idf1']:.3f}  fully linked {ids.fully_linked} of {ids.multi_camera}  ids {n_ids}")
+        min_idf1, min_linked = GAP_SETS[each]
+        assert r["idf1"] >= min_idf1, f"{each}: cross-camera IDF1 {r['idf1']:.3f} below {min_idf1}"
+        assert ids.fully_linked >= min_linked, f"{each}: {ids.fully_linked} fully linked, below {min_linked}"
