@@ -14,6 +14,7 @@ from __future__ import annotations
 import ast
 import functools
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -187,3 +188,33 @@ def pytest_collection_modifyitems(config, items) -> None:  # noqa: ARG001 - pyte
         callspec = getattr(item, "callspec", None)
         if callspec is not None and callspec.params.get("db_url") == "postgresql" and "postgres" not in item.keywords:
             item.add_marker(pytest.mark.postgres)
+
+
+# ---- the dashboard in a real browser: a module's `url` fixture names its database ------------------------
+
+
+@pytest.fixture(scope="module")
+def base(url: str) -> str:
+    """The dashboard of ``url`` served on a free loopback port for the module's browser tests."""
+    from mtmct.dashboard import create_app
+    from test_dashboard_api import load_bench
+
+    server, port = load_bench().serve(create_app(url))
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+
+
+@pytest.fixture(scope="module")
+def browser():  # type: ignore[no-untyped-def]
+    """Headless Debian Chromium through chromedriver, with a throwaway profile."""
+    from test_dashboard_api import load_bench
+
+    bench = load_bench()
+    if not (Path(bench.CHROMIUM).exists() and Path(bench.CHROMEDRIVER).exists()):
+        pytest.skip(f"browser tests need {bench.CHROMIUM} and {bench.CHROMEDRIVER}: install Debian's chromium and "
+                    "chromium-driver (`make test` does it as root)")
+    profile = tempfile.mkdtemp(prefix="mtmct-chrome-")
+    driver = bench.chrome(profile)
+    yield driver
+    driver.quit()
+    shutil.rmtree(profile, ignore_errors=True)

@@ -5,8 +5,6 @@ screenshot of every page to test-output/dashboard/."""
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 from pathlib import Path
 
 import cv2
@@ -26,25 +24,6 @@ bench = load_bench()
 @pytest.fixture(scope="module")
 def url(pg_url: str) -> str:
     return pets_run(pg_url.rsplit("/", 1)[0])
-
-
-@pytest.fixture(scope="module")
-def base(url: str) -> str:
-    server, port = bench.serve(create_app(url))
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-
-
-@pytest.fixture(scope="module")
-def browser():  # type: ignore[no-untyped-def]
-    if not (Path(bench.CHROMIUM).exists() and Path(bench.CHROMEDRIVER).exists()):
-        pytest.skip(f"browser tests need {bench.CHROMIUM} and {bench.CHROMEDRIVER}: install Debian's chromium and "
-                    "chromium-driver (`make test` does it as root)")
-    profile = tempfile.mkdtemp(prefix="mtmct-chrome-")
-    driver = bench.chrome(profile)
-    yield driver
-    driver.quit()
-    shutil.rmtree(profile, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import tempfile
 from pathlib import Path
 
 import cv2
@@ -211,27 +210,7 @@ def test_a_gone_floor_plan_leaves_the_map_and_says_why(client: TestClient, folde
         plan.write_bytes(original)
 
 
-# ---- the page in a real browser ---------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def base(url: str) -> str:
-    server, port = bench.serve(create_app(url))
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-
-
-@pytest.fixture(scope="module")
-def browser():  # type: ignore[no-untyped-def]
-    pytest.importorskip("selenium")
-    if not (Path(bench.CHROMIUM).exists() and Path(bench.CHROMEDRIVER).exists()):
-        pytest.skip(f"browser tests need {bench.CHROMIUM} and {bench.CHROMEDRIVER}: install Debian's chromium and "
-                    "chromium-driver (`make test` does it as root)")
-    profile = tempfile.mkdtemp(prefix="mtmct-chrome-")
-    driver = bench.chrome(profile)
-    yield driver
-    driver.quit()
-    shutil.rmtree(profile, ignore_errors=True)
+# ---- the page in a real browser (conftest's base and browser fixtures) ------------------------------------
 
 
 def test_map_page_in_a_browser(browser, base: str, client: TestClient, test_output: Path,
