@@ -528,14 +528,13 @@ def _transit_edges(tracklets: Sequence[Tracklet], table: _Table, topology: Topol
     cam, start, end = table.cam[placed], table.start[placed], table.end[placed]
     local = time_pairs(np.zeros(len(placed), np.int64), start, end, config.ground_transit_s)
     gap = np.maximum(start[local[:, 1]] - end[local[:, 0]], start[local[:, 0]] - end[local[:, 1]])
-    local = local[(gap > 0) & (cam[local[:, 0]] != cam[local[:, 1]])]
-    rows = placed[local]
+    keep = (gap > 0) & (cam[local[:, 0]] != cam[local[:, 1]])
+    rows, gap = placed[local[keep]], gap[keep]
     if not len(rows):
         return np.zeros((0, 2), np.int64), np.zeros(0)
     allowed = topology.link_mask(*table.cols(rows[:, 0]), *table.cols(rows[:, 1]))
-    rows = rows[allowed]
-    error, _ = transit_errors(tracklets, rows)
-    gap = np.maximum(table.start[rows[:, 1]] - table.end[rows[:, 0]], table.start[rows[:, 0]] - table.end[rows[:, 1]])
+    rows, gap = rows[allowed], gap[allowed]
+    error = transit_errors(tracklets, rows)
     ok = error <= config.ground_distance + 0.5 * gap
     for k in np.flatnonzero(ok):
         a, b = tracklets[rows[k, 0]], tracklets[rows[k, 1]]

@@ -90,11 +90,11 @@ def _ends(t: Tracklet, window: int = 10) -> tuple[np.ndarray, np.ndarray, np.nda
     return world[0], world[-1], velocity, float(times[0]), float(times[-1])
 
 
-def transit_errors(tracklets: Sequence[Tracklet], pairs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """For sequential pairs (rows; either order): (metres between where the earlier one, carried on at its last
-    velocity through the gap, would be and where the later one appears; the straight-line speed in m/s the gap
-    would need). ``inf`` where a side has no ground track."""
-    error, speed = np.full(len(pairs), np.inf), np.full(len(pairs), np.inf)
+def transit_errors(tracklets: Sequence[Tracklet], pairs: np.ndarray) -> np.ndarray:
+    """For sequential pairs (rows; either order): metres between where the earlier one, carried on at its last
+    velocity through the gap, would be and where the later one appears; ``inf`` where a side has no ground track.
+    (Whether the walk is possible at all is :meth:`fusion.topology.Topology.transit_possible`.)"""
+    error = np.full(len(pairs), np.inf)
     ends = {}
     for k, (a, b) in enumerate(pairs.tolist()):
         for r in (a, b):
@@ -106,5 +106,4 @@ def transit_errors(tracklets: Sequence[Tracklet], pairs: np.ndarray) -> tuple[np
             continue
         gap = max(y[3] - x[4], 1e-3)
         error[k] = float(np.linalg.norm(x[1] + x[2] * gap - y[0]))
-        speed[k] = float(np.linalg.norm(y[0] - x[1]) / gap)
-    return error, speed
+    return error
