@@ -2,8 +2,9 @@
 
 Write granularity follows failure granularity: a camera is stored in one transaction (fully or not at all), so
 ``--resume`` can trust :meth:`Repository.stored_cameras`; fusion's ids are stored in another, after all
-cameras, together with the fusion report that says how they were chosen. Re-running a run id replaces the old
-rows (cascading deletes), it never adds to them.
+cameras, together with the fusion report that says how they were chosen. An adaptation (``mtmct reid adapt``)
+replaces the run's embeddings and ids and adds its ReID model in one more. Re-running a run id replaces the old
+rows (cascading deletes, adapted models included), it never adds to them.
 """
 
 from __future__ import annotations
@@ -13,11 +14,11 @@ import json
 import logging
 import math
 import zlib
-from collections.abc import Collection, Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 from sqlalchemy import Connection, and_, bindparam, delete, func, insert, or_, select, tuple_, update
@@ -30,8 +31,8 @@ from mtmct.core.secrets import mask_secrets
 from mtmct.core.tracklet import GlobalIdentity, Tracklet
 from storage import bulk, run_lease
 from storage.engine import Database
-from storage.schema import (FAILED, FINISHED, PARTIAL, PENDING, RUNNING, Box, Camera, Identity, Run, TrackletCrop,
-                            TrackletRow, WorldPoint)
+from storage.schema import (FAILED, FINISHED, PARTIAL, PENDING, RUNNING, Box, Camera, Identity, ReidModel, Run,
+                            TrackletCrop, TrackletRow, WorldPoint)
 
 log = logging.getLogger(__name__)
 
@@ -124,6 +125,21 @@ class StoredEmbeddings:
 
 
 @dataclass(frozen=True)
+class StoredReidModel:
+    """A ReID model adapted to a run (:meth:`Repository.write_adaptation`): ``archive`` is the model folder as a
+    .tar.gz whose digest is ``sha256`` (empty in listings, :meth:`Repository.reid_models`); ``report`` is what the
+    adaptation measured."""
+
+    run_id: str
+    version: int
+    name: str
+    sha256: str
+    created_at: datetime  # timezone-aware, UTC
+    report: dict
+    archive: bytes = field(default=b"", repr=False)
+
+
+@dataclass(frozen=True)
 class WorldTrack:
     """One global identity on the ground plane: ``samples`` (N, 3) rows of (time s, X m, Y m), by time."""
 
@@ -179,17 +195,21 @@ class Repository:
     def start_run(self, run_id: str, config_text: str, name: str, cameras: Iterable[CameraSpec | str],
                   resume: bool = False, redo: Collection[str] = ()) -> list[str]:
         """Register a run as running. A run id seen before is replaced, except that with ``resume`` its finished
-        cameras are kept (but those in ``redo``); returns those kept camera ids (the cameras the pipeline may skip)."""
+        cameras are kept (but those in ``redo``); returns those kept camera ids (the cameras the pipeline may skip).
+        Replacing a run drops its adapted ReID models with it; resuming a run adapted since, with any camera to run
+        again, is an MtmctError (the new cameras' embeddings would not come from the model the kept ones' do)."""
         if not isinstance(run_id, str) or not run_id.strip():
             raise MtmctError(f"run id must be a non-empty string, got {run_id!r}")
         now = datetime.now(timezone.utc)
         config_text = mask_secrets(config_text)  # camera passwords are never stored (mtmct.core.secrets)
+        cameras = list(cameras)
         with self.db.write() as conn:
             self._fence(conn, run_id)
             exists = conn.execute(select(Run.id).where(Run.id == run_id)).first() is not None
             kept: list[str] = []
             if resume and exists:
                 kept = [c for c in self._finished(conn, run_id) if c not in redo]
+                self._refuse_mixed_models(conn, run_id, [_camera_id(c) for c in cameras if _camera_id(c) not in kept])
                 conn.execute(delete(Camera).where(Camera.run_id == run_id, Camera.camera_id.not_in(kept)))
                 conn.execute(delete(Identity).where(Identity.run_id == run_id))
                 conn.execute(delete(WorldPoint).where(WorldPoint.run_id == run_id))  # drawn with the old ids
@@ -261,30 +281,60 @@ class Repository:
         with self.db.write() as conn:
             self._fence(conn, run_id)
             self._require_run(conn, run_id)
-            conn.execute(update(Run).where(Run.id == run_id).values(fusion_report=text))
-            spans = {(c, k): (s, e) for c, k, s, e in conn.execute(
-                select(TrackletRow.camera_id, TrackletRow.track_id, TrackletRow.start_time, TrackletRow.end_time)
-                .where(TrackletRow.run_id == run_id))}
-            conn.execute(update(TrackletRow).where(TrackletRow.run_id == run_id).values(global_id=None))
-            conn.execute(delete(Identity).where(Identity.run_id == run_id))
-            rows, links, skipped = [], [], []
-            for ident in identities:
-                members = [m for m in ident.members if tuple(m) in spans]
-                skipped += [m for m in ident.members if tuple(m) not in spans]
-                times = [t for m in members for t in spans[tuple(m)]]
-                rows.append((run_id, ident.global_id, len({c for c, _ in members}), len(members),
-                             min(times, default=None), max(times, default=None)))
-                links += [{"r": run_id, "c": c, "k": k, "g": ident.global_id} for c, k in members]
-            if skipped:
-                log.warning("run %s: %d identity members are not stored tracklets, skipped (e.g. %s)",
-                            run_id, len(skipped), skipped[0])
-            bulk.insert_rows(conn, "identities", _IDENTITY_COLUMNS, rows, _IDENTITY_PG)
-            conn.execute(delete(WorldPoint).where(WorldPoint.run_id == run_id))
-            bulk.insert_rows(conn, "world_points", _WORLD_COLUMNS, points, _WORLD_PG)
-            if links:
-                t = TrackletRow.__table__
-                conn.execute(update(t).where(t.c.run_id == bindparam("r"), t.c.camera_id == bindparam("c"),
-                                             t.c.track_id == bindparam("k")).values(global_id=bindparam("g")), links)
+            _store_identities(conn, run_id, identities, text, points)
+
+    def write_adaptation(self, run_id: str, name: str, archive: bytes, report: dict,
+                         embeddings: Mapping[tuple[str, int], np.ndarray], identities: Iterable[GlobalIdentity],
+                         fusion_report: FusionReport | None = None,
+                         world: tuple[np.ndarray, np.ndarray] | None = None) -> int:
+        """Store what ``mtmct reid adapt`` made of a run, in one transaction; returns the model's version (1, 2, ...
+        per run).
+
+        ``archive``: the adapted ReID model (:func:`mtmct.adapted_model.pack_model`), stored as the run's next
+        version under ``name`` with its sha256 and ``report`` (what the adaptation measured; JSON-ready, numpy
+        scalars allowed). ``embeddings``: the new pooled embedding of each (camera, track) of the run, written as
+        the tracklets' own are; it must cover every tracklet that has one (the query embeds photos with this model
+        only, so an embedding left from the old model would be compared with the new model's). ``identities``,
+        ``fusion_report``, ``world``: the ids fused from the new embeddings, stored as :meth:`write_identities`
+        stores them. A key that is not one of the run's tracklets, or one left out, is an MtmctError naming it, and
+        nothing is written."""
+        if not isinstance(name, str) or not name.strip() or len(name) > 200:
+            raise ValueError(f"model name must be a non-empty string of at most 200 characters, got {name!r}")
+        if not isinstance(archive, bytes | bytearray | memoryview) or not len(archive):
+            raise ValueError("archive must be the model folder's .tar.gz bytes (mtmct.adapted_model.pack_model)")
+        archive = bytes(archive)
+        report_text = _adaptation_json(report)
+        values = _embedding_values(run_id, embeddings)
+        text = _report_json(fusion_report)  # all checked before the transaction: bad input writes nothing
+        points = _world_points(run_id, world)
+        with self.db.write() as conn:
+            self._fence(conn, run_id)
+            self._require_run(conn, run_id)
+            t = TrackletRow
+            stored = {(c, k): has for c, k, has in conn.execute(
+                select(t.camera_id, t.track_id, t.embedding.is_not(None)).where(t.run_id == run_id))}
+            unknown = sorted(set(embeddings) - set(stored))
+            if unknown:
+                raise MtmctError(f"run {run_id!r} has no tracklet {unknown[0]} (camera, track) ({len(unknown)} "
+                                 "unknown keys): nothing stored")
+            left = sorted(key for key, has in stored.items() if has and key not in embeddings)
+            if left:
+                raise MtmctError(f"run {run_id!r}: tracklet {left[0]} (camera, track) and {len(left) - 1} more have an "
+                                 "embedding but none from the adapted model: re-embed every tracklet; nothing stored")
+            if values:
+                table = t.__table__
+                conn.execute(update(table).where(table.c.run_id == run_id, table.c.camera_id == bindparam("c"),
+                                                 table.c.track_id == bindparam("k"))
+                             .values(embedding=bindparam("e"), dim=bindparam("d")), values)
+            _store_identities(conn, run_id, identities, text, points)
+            last = conn.execute(select(func.max(ReidModel.version)).where(ReidModel.run_id == run_id)).scalar()
+            version = (last or 0) + 1
+            conn.execute(insert(ReidModel).values(
+                run_id=run_id, version=version, name=name, created_at=datetime.now(timezone.utc),
+                sha256=hashlib.sha256(archive).hexdigest(), archive=archive, report=report_text))
+        log.info("run %s: adapted ReID model %s stored as version %d (%d embeddings replaced)", run_id, name, version,
+                 len(values))
+        return version
 
     def write_fusion_report(self, run_id: str, report: FusionReport | None) -> None:
         """Store (replace; None: remove) the run's fusion report alone, for a caller that stored its ids without
@@ -468,22 +518,56 @@ class Repository:
 
     def fingerprint(self, run_ids: Sequence[str]) -> str:
         """A digest that changes whenever the tracklets of ``run_ids`` may have changed, from index lookups only
-        (a count would scan every row: 0.2 s at 10^6 on SQLite): per run its status, start/finish times and
-        lowest/highest global id, per camera its status, frames, error and lowest/highest track id. A new,
-        replaced or resumed run, a camera written, or fusion followed by ``finish_run`` changes it. Not noticed: a
-        camera rewritten through the API with the same track id range and frame count while its run keeps its
-        times. Caches derived from the database (the query index) compare it to decide whether they are stale."""
+        (a count would scan every row: 0.2 s at 10^6 on SQLite): per run its status, start/finish times,
+        lowest/highest global id and latest adapted ReID model version, per camera its status, frames, error and
+        lowest/highest track id. A new, replaced or resumed run, a camera written, fusion followed by
+        ``finish_run``, or an adaptation (:meth:`write_adaptation`: new embeddings and ids) changes it. Not noticed:
+        a camera rewritten through the API with the same track id range and frame count while its run keeps its
+        times, or ids rewritten by :meth:`write_identities` alone with the same lowest/highest id. Caches derived
+        from the database (the query index) compare it to decide whether they are stale."""
         t, c, i = TrackletRow, Camera, Identity
         tracks = [select(fn(t.track_id)).where(t.run_id == c.run_id, t.camera_id == c.camera_id).scalar_subquery()
                   for fn in (func.min, func.max)]
         gids = [select(fn(i.global_id)).where(i.run_id == Run.id).scalar_subquery() for fn in (func.min, func.max)]
+        model = select(func.max(ReidModel.version)).where(ReidModel.run_id == Run.id).scalar_subquery()
         with self.db.read() as conn:
-            runs = conn.execute(select(Run.id, Run.status, Run.started_at, Run.finished_at, *gids)
+            runs = conn.execute(select(Run.id, Run.status, Run.started_at, Run.finished_at, *gids, model)
                                 .where(Run.id.in_(run_ids)).order_by(Run.id)).all()
             cams = conn.execute(select(c.run_id, c.camera_id, c.status, c.frames, c.error, *tracks)
                                 .where(c.run_id.in_(run_ids)).order_by(c.run_id, c.camera_id)).all()
         rows = [[str(v) for v in r] for r in (*runs, *cams)]
         return hashlib.sha256(json.dumps(rows).encode()).hexdigest()
+
+    def reid_model(self, run_id: str, version: int | None = None) -> StoredReidModel | None:
+        """The run's adapted ReID model, archive included: the latest version, or ``version``; None when the run has
+        none (or not that version). The run's stored embeddings come from the latest one."""
+        m = ReidModel
+        query = select(*m.__table__.c).where(m.run_id == run_id)
+        query = query.order_by(m.version.desc()).limit(1) if version is None else query.where(m.version == version)
+        with self.db.read() as conn:
+            self._require_run(conn, run_id)
+            row = conn.execute(query).first()
+        return None if row is None else _stored_model(row, bytes(row.archive))
+
+    def reid_models(self, run_id: str) -> list[StoredReidModel]:
+        """The run's adapted ReID models, oldest version first, without their archives (``archive`` is b"")."""
+        m = ReidModel
+        with self.db.read() as conn:
+            self._require_run(conn, run_id)
+            rows = conn.execute(select(m.run_id, m.version, m.name, m.sha256, m.created_at, m.report)
+                                .where(m.run_id == run_id).order_by(m.version)).all()
+        return [_stored_model(row, b"") for row in rows]
+
+    def latest_reid_models(self) -> dict[str, StoredReidModel]:
+        """Each adapted run's latest ReID model, without its archive, by run id: one query for every run (what a
+        search that picks its runs by model reads)."""
+        m = ReidModel
+        latest = select(m.run_id, func.max(m.version).label("version")).group_by(m.run_id).subquery()
+        with self.db.read() as conn:
+            rows = conn.execute(select(m.run_id, m.version, m.name, m.sha256, m.created_at, m.report)
+                                .join(latest, and_(m.run_id == latest.c.run_id, m.version == latest.c.version))
+                                .order_by(m.run_id)).all()
+        return {row.run_id: _stored_model(row, b"") for row in rows}
 
     def camera_mot_file(self, run_id: str, camera_id: str) -> bytes | None:
         """The camera's MOT file as its tracker wrote it (None: not stored, e.g. a camera stored before
@@ -516,9 +600,92 @@ class Repository:
         return status
 
     @staticmethod
+    def _refuse_mixed_models(conn: Connection, run_id: str, rerun: list[str]) -> None:
+        """A resume that would run ``rerun`` cameras again of a run adapted since: refused, as their new embeddings
+        (the config's model) would sit beside the kept cameras' (the adapted model's) in one run."""
+        version = conn.execute(select(func.max(ReidModel.version)).where(ReidModel.run_id == run_id)).scalar()
+        if version is not None and rerun:
+            raise MtmctError(f"run {run_id!r} was adapted (ReID model version {version}): its kept cameras' "
+                             f"embeddings come from the adapted model, so cameras {', '.join(rerun)} cannot be run "
+                             "again beside them with the config's; run it again without --resume")
+
+    @staticmethod
     def _finished(conn: Connection, run_id: str) -> list[str]:
         return list(conn.execute(select(Camera.camera_id).where(Camera.run_id == run_id, Camera.status == FINISHED)
                                  .order_by(Camera.camera_id)).scalars())
+
+
+def _store_identities(conn: Connection, run_id: str, identities: Iterable[GlobalIdentity], report_text: str | None,
+                      points: list[tuple[object, ...]]) -> None:
+    """Inside a write transaction: replace the run's global ids, fusion report and world points
+    (:meth:`Repository.write_identities`); unknown members are skipped."""
+    conn.execute(update(Run).where(Run.id == run_id).values(fusion_report=report_text))
+    spans = {(c, k): (s, e) for c, k, s, e in conn.execute(
+        select(TrackletRow.camera_id, TrackletRow.track_id, TrackletRow.start_time, TrackletRow.end_time)
+        .where(TrackletRow.run_id == run_id))}
+    conn.execute(update(TrackletRow).where(TrackletRow.run_id == run_id).values(global_id=None))
+    conn.execute(delete(Identity).where(Identity.run_id == run_id))
+    rows, links, skipped = [], [], []
+    for ident in identities:
+        members = [m for m in ident.members if tuple(m) in spans]
+        skipped += [m for m in ident.members if tuple(m) not in spans]
+        times = [t for m in members for t in spans[tuple(m)]]
+        rows.append((run_id, ident.global_id, len({c for c, _ in members}), len(members),
+                     min(times, default=None), max(times, default=None)))
+        links += [{"r": run_id, "c": c, "k": k, "g": ident.global_id} for c, k in members]
+    if skipped:
+        log.warning("run %s: %d identity members are not stored tracklets, skipped (e.g. %s)",
+                    run_id, len(skipped), skipped[0])
+    bulk.insert_rows(conn, "identities", _IDENTITY_COLUMNS, rows, _IDENTITY_PG)
+    conn.execute(delete(WorldPoint).where(WorldPoint.run_id == run_id))
+    bulk.insert_rows(conn, "world_points", _WORLD_COLUMNS, points, _WORLD_PG)
+    if links:
+        t = TrackletRow.__table__
+        conn.execute(update(t).where(t.c.run_id == bindparam("r"), t.c.camera_id == bindparam("c"),
+                                     t.c.track_id == bindparam("k")).values(global_id=bindparam("g")), links)
+
+
+def _camera_id(camera: CameraSpec | str) -> str:
+    return camera if isinstance(camera, str) else camera.id
+
+
+def _embedding_values(run_id: str, embeddings: Mapping[tuple[str, int], np.ndarray]) -> list[dict[str, object]]:
+    """Update parameters for new tracklet embeddings, encoded as :func:`_tracklet_row` encodes them (float32
+    little-endian bytes and their length); one length, finite values, or a ValueError before anything is written."""
+    values, dims = [], set()
+    for key, vector in embeddings.items():
+        vec = np.asarray(vector)
+        if vec.ndim != 1 or not len(vec) or not np.isfinite(vec).all():
+            raise ValueError(f"run {run_id}: the embedding of tracklet {key} must be a finite, non-empty vector")
+        dims.add(len(vec))
+        camera, track = key
+        values.append({"c": camera, "k": int(track), "e": vec.astype("<f4").tobytes(), "d": len(vec)})
+    if len(dims) > 1:
+        raise ValueError(f"run {run_id}: new embeddings of different sizes {sorted(dims)}; one model gives one size")
+    return values
+
+
+def _adaptation_json(report: dict) -> str:
+    """An adaptation report as canonical JSON; numpy scalars become numbers, NaN and infinity are refused."""
+    if not isinstance(report, dict):
+        raise TypeError(f"adaptation report must be a dict, got {type(report).__name__}")
+
+    def plain(value: object) -> object:
+        if isinstance(value, np.generic):
+            return value.item()
+        raise TypeError(f"{type(value).__name__} is not JSON")
+
+    try:
+        return json.dumps(report, sort_keys=True, separators=(",", ":"), allow_nan=False, default=plain)
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"adaptation report is not JSON-ready (numbers finite, keys strings): {error}") from error
+
+
+def _stored_model(row: Any, archive: bytes) -> StoredReidModel:
+    created = row.created_at
+    if created.tzinfo is None:  # SQLite keeps no zone: the value was written as UTC
+        created = created.replace(tzinfo=timezone.utc)
+    return StoredReidModel(row.run_id, row.version, row.name, row.sha256, created, json.loads(row.report), archive)
 
 
 def _stream_embeddings(conn: Connection, run_id: str | None, chunk: int) -> Iterator[list[tuple]]:

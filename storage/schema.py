@@ -1,5 +1,5 @@
-"""The database schema: runs, their cameras, per-frame boxes, tracklets (+ crops), global identities and their
-ground trajectories.
+"""The database schema: runs, their cameras, per-frame boxes, tracklets (+ crops), global identities, their
+ground trajectories, and the ReID models adapted to a run.
 
 Every child row hangs off its run (and camera) by a foreign key with ON DELETE CASCADE, so replacing a run or a
 camera is one DELETE. Natural keys ((run, camera, track) for a tracklet) instead of surrogate ids let the bulk
@@ -186,3 +186,22 @@ class WorldPoint(Base):
     time: Mapped[float] = mapped_column(Double)  # seconds, on the clock the frames count
     x: Mapped[float] = mapped_column(Double)  # metres
     y: Mapped[float] = mapped_column(Double)
+
+
+class ReidModel(Base):
+    """A ReID model fine-tuned on the run's own tracklets (``mtmct reid adapt``, revision 0006), kept with the run
+    because the run's stored embeddings then come from it: the query embeds photos with the latest version.
+
+    ``archive`` is the model folder as a .tar.gz (:func:`mtmct.adapted_model.pack_model`, a few MB), stored in the
+    database rather than beside it so a run, its embeddings and their model travel and vanish together (the
+    cascade); ``sha256`` is the archive's, checked before it is unpacked. ``report``: what the adaptation
+    measured, JSON. Versions count 1, 2, ... per run; the table's only reader takes one run's rows."""
+
+    __tablename__ = "reid_models"
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    sha256: Mapped[str] = mapped_column(String(64))
+    archive: Mapped[bytes] = mapped_column(LargeBinary)
+    report: Mapped[str] = mapped_column(Text)
