@@ -9,8 +9,12 @@ box covers less than ``CROP_AREA`` of the image, a crop when it covers more or w
 crop often defeats a detector: the person touches every border).
 
 Models: embeddings only compare within one ReID model, so the ReID model (and detector, threshold, classes)
-default to those in the searched run's stored config. ``run_id`` None searches every run whose config names
-the same ReID model as ``reid`` if given, else as the latest run (by start time) that names one.
+default to those in the searched run's stored config; a run adapted by ``mtmct reid adapt`` holds embeddings
+from its latest adapted model instead, so its ReID model is that one, unpacked from the database into
+``$MTMCT_MODEL_HOME/adapted/<sha256>`` on first use (:mod:`mtmct.adapted_model`). ``run_id`` None searches every
+run whose ReID model is the same as ``reid`` if given, else as the latest run's (by start time) that has one: an
+adapted run is never searched together with runs of its base model, or of another adaptation. An explicit
+``reid`` wins over both (the caller says where the embeddings came from).
 
 Why one object and not module caches: the dashboard answers searches on many threads at once. An OpenVINO
 compiled model has one infer request, so two threads embedding at once fail ("Infer Request is busy"); each
@@ -37,6 +41,7 @@ from typing import Any, Generic, Literal, TypeVar
 
 import numpy as np
 
+from mtmct.adapted_model import adapted_folder, materialise
 from mtmct.core.detections import Detections
 from mtmct.core.errors import MtmctError
 from mtmct.query_index import Hit, QueryIndex, build_index, cache_path, load_cached
@@ -291,6 +296,8 @@ def select_runs(repo: Repository, run_id: str | None, reid: str | None, detector
     if not configs:
         raise MtmctError(f"database {repo.db.url} holds no runs: run `mtmct run` first")
     reids = {r: c.models.reid if c is not None else None for r, c in configs.items()}
+    adapted = repo.latest_reid_models()  # its embeddings come from this model, not from its config's
+    reids.update((r, str(adapted_folder(m.sha256))) for r, m in adapted.items() if r in reids)
     if run_id is not None:
         if run_id not in configs:
             raise MtmctError(f"unknown run id {run_id!r} (stored: {', '.join(list(configs)[-5:])})")
@@ -308,6 +315,11 @@ def select_runs(repo: Repository, run_id: str | None, reid: str | None, detector
     model = reid or reids[chosen[-1]]
     if not model:
         raise MtmctError(f"run {chosen[-1]!r} records no ReID model: pass --reid (the model its embeddings came from)")
+    if not reid and chosen[-1] in adapted and not Path(model).is_dir():  # first use here: unpack it
+        stored = repo.reid_model(chosen[-1], adapted[chosen[-1]].version)
+        if stored is None:
+            raise MtmctError(f"run {chosen[-1]!r} was replaced while the search started: search again")
+        model = str(materialise(stored))
     if base is None:
         return RunModels(chosen, model, detector)
     return RunModels(chosen, model, detector or base.models.detector, base.models.conf, base.models.classes)
