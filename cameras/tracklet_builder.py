@@ -40,6 +40,20 @@ class _Open:
     crops: list[tuple[int, float, np.ndarray]] = field(default_factory=list)  # (frame, weight, image)
 
 
+def box_weights(xyxy: np.ndarray, scores: np.ndarray, typical_height: float) -> np.ndarray:
+    """Per-box trust in [0, 1] of one frame's boxes: score x size (height over the camera's typical one, capped)
+    x (1 - max IoU with any other box of the frame, since an overlapping box's crop shows part of someone else)."""
+    xyxy = np.asarray(xyxy, np.float32).reshape(-1, 4)
+    n = len(xyxy)
+    if n == 0:
+        return np.zeros(0)
+    size = np.clip((xyxy[:, 3] - xyxy[:, 1]) / max(typical_height, 1e-6), 0.0, 1.0)
+    overlap = iou(xyxy, xyxy)
+    np.fill_diagonal(overlap, 0.0)
+    occlusion = overlap.max(axis=1) if n > 1 else np.zeros(1)
+    return np.clip(np.asarray(scores, np.float32), 0.0, 1.0) * size * (1.0 - occlusion)
+
+
 class TrackletBuilder:
     """Collect one camera's tracks frame by frame and emit them as closed tracklets.
 
@@ -82,18 +96,9 @@ class TrackletBuilder:
         return sorted(self._open)
 
     def weights(self, tracks: TrackRows) -> np.ndarray:
-        """Per-box trust in [0, 1]: score x size (height over the camera's typical one, capped) x (1 - max IoU
-        with any other box of the frame, since an overlapping box's crop shows part of someone else)."""
-        n = len(tracks.ids)
-        if n == 0:
-            return np.zeros(0)
-        heights = tracks.xyxy[:, 3] - tracks.xyxy[:, 1]
-        typical = max(self.min_height, float(np.median(self._heights)) if self._heights else 0.0, 1e-6)
-        size = np.clip(heights / typical, 0.0, 1.0)
-        overlap = iou(tracks.xyxy, tracks.xyxy)
-        np.fill_diagonal(overlap, 0.0)
-        occlusion = overlap.max(axis=1) if n > 1 else np.zeros(1)
-        return np.clip(tracks.scores, 0.0, 1.0) * size * (1.0 - occlusion)
+        """Per-box trust in [0, 1] (:func:`box_weights`) against the camera's typical height so far."""
+        typical = max(self.min_height, float(np.median(self._heights)) if self._heights else 0.0)
+        return box_weights(tracks.xyxy, tracks.scores, typical)
 
     def update(self, frame: int, timestamp: float, tracks: TrackRows, image: np.ndarray | None = None,
                ) -> list[Tracklet]:
