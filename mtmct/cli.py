@@ -15,7 +15,7 @@ from mtmct.core.errors import MtmctError
 from mtmct.core.secrets import MaskingFormatter, mask_secrets
 
 # modules under mtmct.commands, each with register(subparsers) that sets a `run(args) -> int` default
-COMMANDS = ["detect", "track", "run", "config", "eval", "query", "serve", "dataset", "db", "models", "demo"]
+COMMANDS = ["detect", "track", "run", "config", "eval", "query", "serve", "dataset", "db", "models", "reid", "demo"]
 
 
 def build_parser() -> argparse.ArgumentParser:
