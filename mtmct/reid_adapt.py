@@ -41,7 +41,8 @@ log = logging.getLogger(__name__)
 class PseudoLabelRules:
     """Which crops become training data; each value's trade-off in its comment."""
 
-    crops_per_tracklet: int = 16  # at most this many, evenly spread; more = slower, and near-duplicate frames
+    crops_per_tracklet: int = 48  # at most this many, evenly spread: more variety per step; costs memory and
+    # cutting time, and neighbouring frames repeat each other
     min_crops: int = 4  # a tracklet with fewer clean crops is left out (too little to learn a person from)
     min_height: float = 50.0  # pixels; smaller boxes show too little (the tracklet builder's `small` rule)
     max_overlap: float = 0.3  # IoU with any other box of the frame above which a crop shows two people
