@@ -53,6 +53,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _training_args(p: argparse.ArgumentParser, epochs: int | None, id_weight: float | None) -> None:
     """Options of :class:`mtmct.reid_train.TrainConfig`; None defaults leave the command's own preset."""
     p.add_argument("--epochs", type=int, default=epochs, help="passes over the crops")
+    p.add_argument("--steps-per-epoch", type=int,
+                   help="batches per epoch (train default: one pass over the crops; adapt default: 20)")
     p.add_argument("--lr", type=float, help="peak learning rate (Adam, cosine decay; default 1e-4)")
     p.add_argument("--ids-per-batch", type=int, help="P identities per batch (default 8)")
     p.add_argument("--crops-per-id", type=int, help="K crops per identity (default 4)")
@@ -65,7 +67,7 @@ def _training_args(p: argparse.ArgumentParser, epochs: int | None, id_weight: fl
 def _config(args: argparse.Namespace, base: object) -> object:
     from dataclasses import replace
 
-    values = {"epochs": args.epochs, "lr": args.lr, "ids_per_batch": args.ids_per_batch,
+    values = {"epochs": args.epochs, "steps_per_epoch": args.steps_per_epoch, "lr": args.lr, "ids_per_batch": args.ids_per_batch,
               "crops_per_id": args.crops_per_id, "id_weight": args.id_weight, "seed": args.seed,
               "device": args.device}
     return replace(base, **{k: v for k, v in values.items() if v is not None})
