@@ -30,8 +30,8 @@ log = logging.getLogger(__name__)
 
 # Pseudo-labels may split one person into several tracklets, so the identity loss (which pushes every label away
 # from every other) is off; the triplet loss only separates tracklets known to be different people. Measured on
-# the pets09-gap2 example run (one round, BENCHMARKS.md): identity weight 0.3 dropped the own-footage mAP from
-# 0.639 to 0.555 and cross-camera IDF1 from 0.842 to 0.595. A fixed budget of 6 x 20 steps per round (about 3.5
+# the pets09-gap2 example run (one round, BENCHMARKS.md): with identity weight 0.3 own-footage mAP 0.555 and
+# cross-camera IDF1 0.595, where the triplet alone gave 0.639-0.713 and 0.639-0.842. A fixed budget of 6 x 20 steps per round (about 3.5
 # minutes on 2 CPU cores) keeps the time bounded whatever the run's length; more crops per tracklet give those
 # steps more variety (PseudoLabelRules).
 ADAPT_TRAINING = TrainConfig(epochs=6, steps_per_epoch=20, id_weight=0.0, lr=1e-4)
