@@ -29,6 +29,7 @@ import logging
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -304,6 +305,10 @@ def train(model_dir: str | Path, data: CropSet, out: str | Path, config: TrainCo
         history.append({"epoch": 0, **_scores(evaluate(NetworkEmbedder(network, preprocess)))})
         log.info("epoch 0 (start): rank-1 %.3f, mAP %.3f", history[0]["rank1"], history[0]["map"])
     out.mkdir(parents=True, exist_ok=True)
+    if not resume and model_dir.resolve() != out.resolve():
+        # OUT starts as a copy of the start, so a training killed before its export resumes from OUT alone
+        for name in (CODE_FILE, PARAMS_FILE, "mtmct.yaml"):
+            shutil.copyfile(model_dir / name, out / name)
     sampler = PKSampler(data, config.ids_per_batch, config.crops_per_id, rng)
     different = data.known_different()
     started = time.perf_counter()
@@ -379,10 +384,10 @@ def export(network: Any, source_dir: Path, out: Path, preprocess: ImagePreproces
         shutil.copyfile(source_dir / CODE_FILE, out / CODE_FILE)
     paddle.save(network.state_dict(), str(out / PARAMS_FILE))
     h, w = preprocess.size
-    with tempfile_dir(out) as tmp:
-        paddle.jit.save(network, str(tmp / "model"), input_spec=[InputSpec([None, 3, h, w], "float32", "images")])
+    with tempfile.TemporaryDirectory(dir=out, prefix=".export-") as tmp:  # same file system: the moves are renames
+        paddle.jit.save(network, f"{tmp}/model", input_spec=[InputSpec([None, 3, h, w], "float32", "images")])
         for name in ("model.pdmodel", "model.pdiparams"):
-            shutil.move(str(tmp / name), str(out / name))
+            shutil.move(f"{tmp}/{name}", str(out / name))
     values = {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(preprocess).items()}
     manifest = {"preprocess": values, **json.loads(json.dumps(about or {}, default=str))}
     (out / "mtmct.yaml").write_text(yaml.safe_dump(manifest, sort_keys=False))
@@ -404,18 +409,3 @@ def to_onnx(model_dir: Path) -> Path | None:
                     (proc.stdout + proc.stderr).strip().splitlines()[-1:] or "no output")
         return None
     return target
-
-
-class tempfile_dir:
-    """A temporary folder inside ``parent`` (same file system, so moves out of it are renames)."""
-
-    def __init__(self, parent: Path) -> None:
-        import tempfile
-
-        self._tmp = tempfile.TemporaryDirectory(dir=parent, prefix=".export-")
-
-    def __enter__(self) -> Path:
-        return Path(self._tmp.name)
-
-    def __exit__(self, *exc: object) -> None:
-        self._tmp.cleanup()

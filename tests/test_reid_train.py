@@ -120,34 +120,45 @@ def train_set(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def trained(train_set, tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess, subprocess.CompletedProcess]:
-    """One epoch, then --resume to two: what a user interrupted after the first epoch would do."""
+def trained(train_set, tmp_path_factory) -> tuple[Path, int, subprocess.CompletedProcess]:
+    """Two epochs, SIGKILLed once the first epoch's checkpoint is written, then --resume: what a user whose
+    training was interrupted would do. Returns OUT, the killed process's exit code and the resume's output."""
+    import signal
+    import time
+
     out = tmp_path_factory.mktemp("reid-model") / "model"
     osnet = str(shared_path("models", "osnet-x0_25-msmt17"))
-    common = ["--data", str(train_set), "--out", str(out), "--ids-per-batch", "4", "--crops-per-id", "2"]
-    first = mtmct("reid", "train", *common, "--init", osnet, "--epochs", "1")
-    assert first.returncode == 0, first.stderr
-    second = mtmct("reid", "train", *common, "--epochs", "2", "--resume")
+    common = ["--data", str(train_set), "--out", str(out), "--ids-per-batch", "4", "--crops-per-id", "2",
+              "--epochs", "2"]
+    first = subprocess.Popen([MTMCT, "reid", "train", *common, "--init", osnet], stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL, env=os.environ.copy())
+    checkpoint, deadline = out / "checkpoints" / "last.pdparams", time.monotonic() + 300
+    while not checkpoint.exists() and first.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    first.send_signal(signal.SIGKILL)
+    killed = first.wait(timeout=30)
+    second = mtmct("reid", "train", *common, "--resume")
     assert second.returncode == 0, second.stderr
-    return out, first, second
+    return out, killed, second
 
 
 def test_training_writes_a_model_folder_the_registry_loads(trained):
-    out, first, second = trained
+    out, _, second = trained
     for name in ("model.pdmodel", "model.pdiparams", "model.pdparams", "x2paddle_code.py", "mtmct.yaml",
                  "onnx/model.onnx", "checkpoints/last.pdparams"):
         assert (out / name).is_file(), name
     manifest = yaml.safe_load((out / "mtmct.yaml").read_text())
     epochs = [row["epoch"] for row in manifest["history"]]
-    assert epochs == [0, 1, 2]  # the start's scores, epoch 1, and epoch 2 after the resume
+    assert epochs == [0, 1, 2]  # the start's scores, epoch 1 (before the kill), epoch 2 (after the resume)
     assert all("rank1" in row and "map" in row for row in manifest["history"])  # the held-out split, every epoch
     assert "epoch   2" in second.stdout and "mAP" in second.stdout
 
 
-def test_resume_continues_instead_of_starting_over(trained):
+def test_a_killed_training_resumes_where_it_stopped(trained):
     import paddle
 
-    out, _, second = trained
+    out, killed, second = trained
+    assert killed == -9  # killed mid-training, before its export: OUT held only the start copy and a checkpoint
     state = paddle.load(str(out / "checkpoints" / "last.pdparams"))
     assert state["epoch"] == 2
     assert "epoch   1" in second.stdout  # the first epoch's row came from the checkpoint, not a new run of it

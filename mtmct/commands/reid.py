@@ -105,8 +105,6 @@ def run_train(args: argparse.Namespace) -> int:
         else:
             raise MtmctError("give --init: the model to start from (an ONNX ReID model, or a folder from "
                              "`mtmct models convert`)")
-        if not args.resume:  # the start's code and preprocessing go into OUT first, so --resume finds them
-            out.mkdir(parents=True, exist_ok=True)
         preprocess = read_preprocess(start)
         data = load_crops(folders.train, preprocess)
         evaluate = None
