@@ -124,28 +124,23 @@ def main() -> None:
     train = reid_from_mot(pets / "video.avi", pets / "gt" / "gt.txt", 1, "1:", 5, work / "pets-train")
     tq = reid_from_mot(tud / "video.mp4", tud / "gt" / "gt.txt", 2, "36:71", 2, work / "tud" / "query")
     tg = reid_from_mot(tud / "video.mp4", tud / "gt" / "gt.txt", 1, "1:35", 2, work / "tud" / "gallery")
-    t0 = time.perf_counter()
-    mtmct("reid", "train", "--data", train, "--out", work / "supervised", "--init", OSNET, "--query", tq,
-          "--gallery", tg)
-    seconds = time.perf_counter() - t0
-    print("\nSupervised: trained on PETS09-S2L1, scored on TUD-Campus\n")
-    print("| model | rank-1 | mAP |\n|---|---|---|")
-    for label, model in (("start: converted OSNet x0.25", OSNET), ("trained on PETS09-S2L1", work / "supervised")):
-        r = score(tq, tg, model)
-        print(f"| {label} | {r['rank1']:.3f} | {r['map']:.3f} |")
-    print(f"\ntraining time {seconds / 60:.1f} min")
+    supervised("PETS09-S2L1", train, "TUD-Campus", tq, tg, work / "supervised")
     tud_train = reid_from_mot(tud / "video.mp4", tud / "gt" / "gt.txt", 1, "1:", 1, work / "tud-train")
+    supervised("TUD-Campus", tud_train, "the PETS09-S2L1 protocol above", query, gallery, work / "supervised-tud")
+    print(f"\nwork folder {work}")
+
+
+def supervised(train_name: str, train: Path, test_name: str, query: Path, gallery: Path, out: Path) -> None:
+    """`mtmct reid train` from the converted OSNet on ``train``, scored with the start on another sequence's set."""
     t0 = time.perf_counter()
-    mtmct("reid", "train", "--data", tud_train, "--out", work / "supervised-tud", "--init", OSNET, "--query", query,
-          "--gallery", gallery)
+    mtmct("reid", "train", "--data", train, "--out", out, "--init", OSNET, "--query", query, "--gallery", gallery)
     seconds = time.perf_counter() - t0
-    print("\nSupervised: trained on TUD-Campus, scored on the PETS09-S2L1 protocol above\n")
+    print(f"\nSupervised: trained on {train_name}, scored on {test_name}\n")
     print("| model | rank-1 | mAP |\n|---|---|---|")
-    for label, model in (("start: converted OSNet x0.25", OSNET), ("trained on TUD-Campus", work / "supervised-tud")):
+    for label, model in (("start: converted OSNet x0.25", OSNET), (f"trained on {train_name}", out)):
         r = score(query, gallery, model)
         print(f"| {label} | {r['rank1']:.3f} | {r['map']:.3f} |")
-    print(f"\ntraining time {seconds / 60:.1f} min; work folder {work}")
-
+    print(f"\ntraining time {seconds / 60:.1f} min")
 
 if __name__ == "__main__":
     main()

@@ -161,8 +161,7 @@ def adapt_run(repo: Any, run_id: str, init: str | None = None, rounds: int = 1,
             log.info("round %d: %s", r, row.as_dict())
             model_dir = out
         base = stored.name.split("-adapted-")[0] if stored is not None and init is None else Path(str(start)).name
-        previous = repo.reid_models(run_id)
-        version = (previous[-1].version if previous else 0) + 1
+        version = stored.version + 1 if stored is not None else 1  # what write_adaptation numbers it (one writer)
         result.name = name or f"{base}-adapted-{run_id.replace('/', '-')}-v{version}"
         world = world_table(tracklets, clock_offsets=report.clock_offsets)
         summary = {"start_model": str(start), "before": before, "rounds": [r.as_dict() for r in result.rounds],
