@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from sqlalchemy import func, inspect, select, text
+from sqlalchemy import func, select
 
 from mtmct.adapted_model import adapted_folder, materialise, pack_model
 from mtmct.core.errors import MtmctError
@@ -22,10 +22,9 @@ from mtmct.core.fusion_report import FusionReport, Threshold
 from mtmct.core.tracklet import GlobalIdentity
 from mtmct.query_service import select_runs
 from storage import Repository, open_database
-from storage.engine import create_db_engine
 from storage.repository import StoredReidModel
 from storage.schema import Identity, ReidModel
-from test_storage import empty_url, make_tracklets, migrate, store_old_run  # noqa: F401 (empty_url: a fixture)
+from test_storage import downgrade_drops, empty_url, make_tracklets, migrate, store_old_run  # noqa: F401 (empty_url: a fixture)
 
 CONFIG = ("name: test\nmodels: {reid: reid_model, detector: picodet_s_192_lcnet_pedestrian}\n"
           "cameras: [{id: c1, source: /nowhere/c1.mp4}, {id: c2, source: /nowhere/c2.mp4}]\n")
@@ -368,13 +367,7 @@ def test_reid_models_upgrade_from_0005_and_downgrade(empty_url):
         assert repo.reid_model("old").archive == b"tgz"
     finally:
         db.close()
-    migrate(empty_url, "0005", down=True)
-    engine = create_db_engine(empty_url)
-    with engine.connect() as conn:
-        assert "reid_models" not in inspect(conn).get_table_names()
-        assert conn.execute(text("SELECT count(*) FROM runs")).scalar_one() == 1
-    engine.dispose()
-    migrate(empty_url, "head")
+    downgrade_drops(empty_url, "0005", "reid_models")
     db = open_database(empty_url, upgrade=False)
     assert Repository(db).reid_models("old") == []
     db.close()

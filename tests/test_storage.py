@@ -455,6 +455,17 @@ def migrate(url: str, revision: str, down: bool = False) -> None:
         db.close()
 
 
+def downgrade_drops(url: str, revision: str, table: str) -> None:
+    """Downgrade ``url`` to ``revision``: ``table`` must be gone and run 'old' kept; then upgrade to head again."""
+    migrate(url, revision, down=True)
+    engine = create_db_engine(url)
+    with engine.connect() as conn:
+        assert table not in inspect(conn).get_table_names()
+        assert conn.execute(text("SELECT count(*) FROM runs")).scalar_one() == 1
+    engine.dispose()
+    migrate(url, "head")
+
+
 def store_old_run(url: str, revision: str) -> None:
     """Migrate ``url`` to ``revision`` and store a fused run 'old' (one camera, one identity) there with 0001's own
     columns, as the versions of that revision did."""
@@ -536,13 +547,7 @@ def test_world_points_upgrade_from_0004_and_downgrade(empty_url):
         assert [w.samples.tolist() for w in repo.world_trajectories("old")] == [[[0.2, 0.25, -1.5], [0.3, 0.5, -1.25]]]
     finally:
         db.close()
-    migrate(empty_url, "0004", down=True)
-    engine = create_db_engine(empty_url)
-    with engine.connect() as conn:
-        assert "world_points" not in inspect(conn).get_table_names()
-        assert conn.execute(text("SELECT count(*) FROM runs")).scalar_one() == 1
-    engine.dispose()
-    migrate(empty_url, "head")
+    downgrade_drops(empty_url, "0004", "world_points")
     db = open_database(empty_url, upgrade=False)
     assert Repository(db).world_trajectories("old") == []
     db.close()
