@@ -119,8 +119,10 @@ def adapt_run(repo: Any, run_id: str, init: str | None = None, rounds: int = 1,
     if cfg is None:
         raise MtmctError(f"run {run_id!r} has no config that still loads; it cannot be adapted")
     # adapting again goes on from the run's latest adapted model, which its stored embeddings come from
-    stored = repo.reid_model(run_id)
-    start = init or (str(materialise(stored)) if stored is not None else cfg.models.reid)
+    versions = repo.reid_models(run_id)  # without archives: only a start from the latest one needs its archive
+    stored = versions[-1] if versions else None
+    start = init or (str(materialise(repo.reid_model(run_id, stored.version))) if stored is not None
+                     else cfg.models.reid)
     if not start:
         raise MtmctError(f"run {run_id!r} tracked without ReID; give --init (a model to adapt)")
     tracklets = [t for t in repo.load_tracklets(run_id) if t.embedding is not None]
