@@ -26,6 +26,9 @@ class OnnxBackend(Backend):
             providers.insert(0, "CUDAExecutionProvider")
         opts = ort.SessionOptions()
         opts.log_severity_level = 3
+        # ORT's idle workers spin for a while after each run; the ReID model (another runtime) that runs next
+        # then shares the cores with them
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         if threads:
             opts.intra_op_num_threads = threads
             opts.inter_op_num_threads = 1
