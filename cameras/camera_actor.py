@@ -43,6 +43,8 @@ class CameraResult:
     tracklets: list[Tracklet] = field(default_factory=list)
     mot_file: Path | None = None
     error: str | None = None
+    detections: int = 0  # boxes the detector gave
+    embedded: int = 0  # of those, how many the ReID model embedded
 
     @property
     def ok(self) -> bool:
@@ -135,9 +137,10 @@ class CameraWorker:
             tracklet_sink = TrackletSink(builder)
             loop = run_camera_loop(frames, detect, tracker, [mot, tracklet_sink],
                                    embedder=reid, total=total, max_frames=self.max_frames,
-                                   name=self.camera.id, progress=False, on_frame=self._frame_done)
+                                   name=self.camera.id, progress=False, on_frame=self._frame_done,
+                                   embed_every_frame=m.embed_every_frame)
             result.frames, result.mot_file, result.error = loop.frames, mot.path, loop.error
-            result.seconds = loop.seconds
+            result.seconds, result.detections, result.embedded = loop.seconds, loop.detections, loop.embedded
         except Exception as exc:  # noqa: BLE001 - reported, so the other cameras finish
             user_error = isinstance(exc, MtmctError)
             message = mask_secrets(str(exc))  # a source URL in the message keeps its password out of logs and rows

@@ -5,6 +5,11 @@ run go through :func:`run_camera_loop`; they differ only in where detections com
 attach. Each frame becomes one :class:`~cameras.tracked_frame.TrackedFrame` that every sink sees. Wall time is
 booked per stage (decode, detect, embed, track, and each sink's own stage) so benchmarks can say where a frame's
 milliseconds go.
+
+ReID runs where the tracker's decision needs it (:meth:`cameras.deepsort.DeepSort.update` given ``embed``): boxes
+that motion alone matches unambiguously are not embedded, except every ``embed_interval`` frames per track.
+``embed_every_frame`` embeds every box of every frame first, as before that policy (for comparison, or for sinks
+that want every box's embedding).
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
+from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
 from cameras.deepsort import DeepSort
@@ -42,6 +48,8 @@ class LoopResult:
     frames: int = 0
     seconds: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STAGES, 0.0))
     error: str | None = None
+    detections: int = 0  # boxes the detector gave
+    embedded: int = 0  # of those, how many the ReID model embedded
 
     @property
     def fps(self) -> float:
@@ -63,13 +71,15 @@ def run_camera_loop(
     name: str = "",
     progress: bool = True,
     on_frame: Callable[[int], None] | None = None,
+    embed_every_frame: bool = False,
 ) -> LoopResult:
     """Run every frame through detection, ReID (when ``embedder`` is given and the frame has pixels), the tracker
     (None: detection only, every frame's tracks are empty) and then each sink in order.
 
     ``frames`` yields :class:`~mtmct.core.frame.Frame`\\ s (``image`` None when tracking a det file without
     footage); ``total`` is the frame count for the progress bar (None for live sources); ``max_frames`` stops
-    early; ``on_frame`` is told the count of frames done after each one (a camera actor's progress). A
+    early; ``on_frame`` is told the count of frames done after each one (a camera actor's progress);
+    ``embed_every_frame`` embeds every box before tracking instead of only those the tracker asks for. A
     :class:`~cameras.source.SourceError` ends the loop with ``error`` set; any other error propagates. Sinks are
     closed either way, so their files hold every frame that was processed.
     """
@@ -80,19 +90,32 @@ def run_camera_loop(
     if max_frames is not None:
         total = max_frames if total is None else min(total, max_frames)
     bar = tqdm(total=total, unit="frame", desc=name or None, disable=not progress, dynamic_ncols=True)
+    # numpy's small matrices (Kalman filter, costs) gain nothing from BLAS threads, and right after a model's
+    # inference those threads wait for cores the runtime's workers still hold (measured: Mahalanobis solves 3 ms
+    # each instead of microseconds); models keep their own thread settings
+    blas = threadpool_limits(limits={"libopenblas": 1})
     try:
         for frame in _timed(iter(frames), seconds):
             t0 = time.perf_counter()
             dets = detect(frame)
             t1 = time.perf_counter()
+            result.detections += len(dets)
+            lazy = None
             if embedder is not None and frame.image is not None and len(dets):
-                dets = dets.with_embeddings(embedder.embed_boxes(frame.image, dets.xyxy))
+                if embed_every_frame or tracker is None:
+                    dets = dets.with_embeddings(embedder.embed_boxes(frame.image, dets.xyxy))
+                    result.embedded += len(dets)
+                else:
+                    lazy = _LazyEmbed(embedder, frame.image, dets.xyxy)
             t2 = time.perf_counter()
-            tracks = tracker.update(dets) if tracker is not None else TrackRows.empty()
+            tracks = TrackRows.empty() if tracker is None else tracker.update(dets, embed=lazy)
             t3 = time.perf_counter()
+            asked = 0.0 if lazy is None else lazy.seconds  # ReID the tracker asked for, inside its update
+            if lazy is not None:
+                result.embedded += lazy.count
             seconds["detect"] += t1 - t0
-            seconds["embed"] += t2 - t1
-            seconds["track"] += t3 - t2
+            seconds["embed"] += t2 - t1 + asked
+            seconds["track"] += t3 - t2 - asked
             tracked = TrackedFrame(frame.index, frame.timestamp, frame.image, dets, tracks)
             for sink in sinks:
                 start = time.perf_counter()
@@ -108,12 +131,29 @@ def run_camera_loop(
         result.error = str(exc)
         log.warning("%s", exc)
     finally:
+        blas.restore_original_limits()
         bar.close()
         for sink in sinks:
             start = time.perf_counter()
             sink.close()
             seconds[sink.stage] += time.perf_counter() - start
     return result
+
+
+class _LazyEmbed:
+    """The tracker's ``embed`` callable for one frame: embeds the rows it is asked for and books the time and count."""
+
+    def __init__(self, embedder: Embedder, image, xyxy) -> None:
+        self.embedder, self.image, self.xyxy = embedder, image, xyxy
+        self.seconds, self.count = 0.0, 0
+
+    def __call__(self, rows):
+        start = time.perf_counter()
+        try:
+            return self.embedder.embed_boxes(self.image, self.xyxy[rows])
+        finally:
+            self.seconds += time.perf_counter() - start
+            self.count += len(rows)
 
 
 def _timed(iterator: Iterator[Frame], seconds: dict[str, float]) -> Iterator[Frame]:

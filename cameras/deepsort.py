@@ -3,6 +3,14 @@
 Without embeddings on the detections the tracker is motion-only (SORT-like): confirmed tracks are matched by
 IoU under the Mahalanobis gate, then tentative tracks by IoU, then low-score boxes continue tracks.
 
+ReID only where the decision needs it: given an ``embed`` callable instead of embedded detections, ``update`` first
+settles the pairs motion makes unambiguous (a confirmed track seen last frame whose predicted box overlaps one box
+well, neither overlapping any other track or box, no lost or approaching track beside them, inside the Mahalanobis
+gate) and asks ReID only for the other boxes that drive association; a track matched by motion alone is still
+embedded at least every ``embed_interval`` frames, so its appearance (and its tracklet's pooled embedding) stays
+current. Crossings, occlusions, new and returning tracks are exactly the cases that fail the test, so they are
+always embedded. Low-score boxes (stage 3 below) never need appearance and are not embedded.
+
 Two departures from nwojke/deep_sort, both for tracks coming back after an occlusion:
 
 * a lost track coasts with its size frozen (ByteTrack zeroes the height velocity the same way): extrapolating
@@ -17,7 +25,7 @@ from __future__ import annotations
 
 import inspect
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +34,7 @@ from cameras import matching
 from cameras.kalman_filter import KalmanFilter, gating_threshold, xyxy_to_xywh
 from cameras.track import Track
 from cameras.track_rows import TrackRows
+from mtmct.core.boxes import iou
 from mtmct.core.detections import Detections
 from mtmct.core.errors import MtmctError
 
@@ -67,6 +76,14 @@ class DeepSort:
             is no earlier frame to confirm them against, so without it every person present at the start
             loses ``n_init - 1`` frames; with it a false box in those frames is reported once.
         std_weight_position, std_weight_velocity: Kalman noise, see :class:`cameras.kalman_filter.KalmanFilter`.
+        embed_interval: most frames a track matched by motion alone goes without a fresh embedding (only when
+            ``update`` is given ``embed``). Lower keeps appearance fresher for re-identification after an occlusion
+            and for the tracklet's pooled embedding, at more ReID calls; 1 embeds every box that drives association.
+        motion_iou: a box skips ReID only if one track's predicted box overlaps it by at least this IoU. Raising
+            it embeds more boxes of fast or jittery tracks; lowering it trusts looser overlaps.
+        ambiguity_iou: ... and no other track's predicted box or other box of the frame overlaps either of them by
+            more than this IoU, nor does a lost or approaching track with boxes grown to twice their size. Raising
+            it skips ReID in denser scenes, where a crossing can swap ids.
     """
 
     def __init__(
@@ -85,6 +102,9 @@ class DeepSort:
         std_weight_position: float = 1.0 / 20,
         std_weight_velocity: float = 1.0 / 160,
         min_box_height: float = 25.0,
+        embed_interval: int = 10,
+        motion_iou: float = 0.5,
+        ambiguity_iou: float = 0.3,
     ) -> None:
         if max_age < 0 or n_init < 1:
             raise ValueError(f"DeepSort: need max_age >= 0 and n_init >= 1, got {max_age} and {n_init}")
@@ -92,6 +112,10 @@ class DeepSort:
             raise ValueError(f"DeepSort: low_score {low_score} is above high_score {high_score}")
         if ema_alpha is not None and not 0 <= ema_alpha < 1:
             raise ValueError(f"DeepSort: ema_alpha must be in [0, 1), got {ema_alpha}")
+        if embed_interval < 1 or not 0 <= ambiguity_iou <= motion_iou <= 1:
+            raise ValueError(f"DeepSort: need embed_interval >= 1 and 0 <= ambiguity_iou <= motion_iou <= 1, got "
+                             f"{embed_interval}, {ambiguity_iou} and {motion_iou}")
+        self.embed_interval, self.motion_iou, self.ambiguity_iou = embed_interval, motion_iou, ambiguity_iou
         self.max_age, self.n_init = max_age, n_init
         self.max_iou_distance, self.max_cosine_distance = max_iou_distance, max_cosine_distance
         self.nn_budget, self.ema_alpha = nn_budget, ema_alpha
@@ -128,12 +152,15 @@ class DeepSort:
         self.tracks = []
         self.frame_count = 0
 
-    def update(self, dets: Detections) -> TrackRows:
+    def update(self, dets: Detections, embed: Callable[[np.ndarray], np.ndarray] | None = None) -> TrackRows:
         """Advance one frame. Returns the confirmed tracks matched in this frame (box = Kalman-corrected state),
         each with the score, class and embedding of the detection it was assigned, and that detection's row in
         ``dets`` (``det_index``).
 
-        Also returns tentative ones during the ``warm_start`` frames; they stay tentative (deleted on a miss).
+        ``embed`` (used when ``dets`` carry no embeddings) maps rows of ``dets`` to their ReID embeddings; it is
+        called at most once, for the boxes whose association needs appearance (see the module docstring). Rows
+        it was not asked for carry NaN embeddings in the result. Also returns tentative tracks during the
+        ``warm_start`` frames; they stay tentative (deleted on a miss).
         """
         self.frame_count += 1
         self._predict()
@@ -147,7 +174,18 @@ class DeepSort:
             low = np.flatnonzero((dets.scores >= self.low_score) & (dets.scores < self.high_score))
         boxes = dets.xyxy.astype(np.float64)
         tracks = self.tracks
-        confirmed = np.array([i for i, t in enumerate(tracks) if t.is_confirmed], np.int64)
+        m0 = np.zeros((0, 2), np.int64)
+        if embed is not None and dets.embeddings is None:
+            # 0) pairs motion settles alone; only the remaining boxes that drive association are embedded
+            m0 = self._match_motion(high, dets, boxes)
+            high = np.setdiff1d(high, m0[:, 1])
+            if len(high):
+                features = np.asarray(embed(kept[high]), np.float32).reshape(len(high), -1)
+                full = np.full((len(dets), features.shape[1]), np.nan, np.float32)
+                full[high] = features
+                dets = dets.with_embeddings(full)
+        settled = set(m0[:, 0].tolist())
+        confirmed = np.array([i for i, t in enumerate(tracks) if t.is_confirmed and i not in settled], np.int64)
         tentative = np.array([i for i, t in enumerate(tracks) if t.is_tentative], np.int64)
 
         # 1) confirmed tracks: appearance (or IoU when motion-only) under the Mahalanobis gate, fresh tracks first
@@ -157,11 +195,11 @@ class DeepSort:
         iou_rows = np.concatenate([tentative, recent]).astype(np.int64)
         m2, _, free_high = self._match_iou(iou_rows, free_high, dets, boxes, self.max_iou_distance, appearance=True)
         # 3) low-score boxes extend confirmed tracks that were seen last frame
-        matched = set(m1[:, 0]) | set(m2[:, 0])
+        matched = settled | set(m1[:, 0]) | set(m2[:, 0])
         left = np.array([i for i in recent if i not in matched], np.int64)
         m3, _, _ = self._match_iou(left, low, dets, boxes, self.low_max_iou_distance)
 
-        pairs = np.concatenate([m1, m2, m3])
+        pairs = np.concatenate([m0, m1, m2, m3])
         assigned = np.full(len(tracks), -1, np.int64)  # the detection each track took this frame, -1 for none
         if len(pairs):
             assigned[pairs[:, 0]] = pairs[:, 1]
@@ -210,6 +248,52 @@ class DeepSort:
         for track, mean, cov in zip(self.tracks, means, covs):
             track.predicted(mean, cov)
 
+    def _match_motion(self, high: np.ndarray, dets: Detections, boxes: np.ndarray) -> np.ndarray:
+        """(track, detection) pairs motion makes unambiguous, as ``(K, 2)`` rows of ``self.tracks`` and ``dets``.
+
+        A pair qualifies when the track is confirmed, was seen last frame and has appearance younger than
+        ``embed_interval``; its predicted box overlaps the box by ``motion_iou`` or more, the class agrees and the
+        Mahalanobis gate admits it; no other track or box overlaps either of them by more than ``ambiguity_iou``;
+        and no other track near it (their boxes grown to twice their size overlap by more than ``ambiguity_iou``)
+        is lost (someone may re-appear beside it) or closing in on it (people about to cross or hide each other).
+        People walking side by side at the same pace stay unambiguous.
+        """
+        none = np.zeros((0, 2), np.int64)
+        tracks = self.tracks
+        if not len(high) or not tracks:
+            return none
+        predicted = np.stack([t.xyxy for t in tracks])
+        overlap = iou(predicted, boxes[high])  # (tracks, high boxes)
+        with_boxes = iou(boxes[high], boxes)  # (high boxes, every kept box, low ones too)
+        with_boxes[np.arange(len(high)), high] = 0.0
+        means = np.stack([t.mean for t in tracks])
+        gap, relative = means[:, None, :2] - means[None, :, :2], means[:, None, 4:6] - means[None, :, 4:6]
+        closing = (gap * relative).sum(-1) < 0  # (tracks, tracks): their centres are getting closer
+        lost = np.array([t.time_since_update > 1 for t in tracks])
+        near = iou(_grown(predicted), _grown(predicted)) > self.ambiguity_iou
+        crowded = (near & (closing | lost[None, :])) | (iou(predicted, predicted) > self.ambiguity_iou)
+        np.fill_diagonal(crowded, False)
+        pairs = []
+        for r, track in enumerate(tracks):
+            if not (track.is_confirmed and track.time_since_update == 1 and track.feature_age < self.embed_interval
+                    and len(track.gallery)) or crowded[r].any():
+                continue
+            j = int(np.argmax(overlap[r]))
+            if overlap[r, j] < self.motion_iou or dets.classes[high[j]] != track.cls:
+                continue
+            others = np.delete(overlap[:, j], r)  # other tracks on this box
+            rivals = np.delete(overlap[r], j)  # other boxes on this track
+            if max(others.max(initial=0), rivals.max(initial=0), with_boxes[j].max(initial=0)) > self.ambiguity_iou:
+                continue
+            pairs.append((r, int(high[j])))
+        if not pairs:
+            return none
+        pairs = np.asarray(pairs, np.int64)
+        chosen = [tracks[r] for r in pairs[:, 0]]
+        maha = self.kf.gating_distance(np.stack([t.mean for t in chosen]), np.stack([t.cov for t in chosen]),
+                                       xyxy_to_xywh(boxes[pairs[:, 1]]))
+        return pairs[np.diagonal(maha) <= self.gate]
+
     def _match_confirmed(self, rows: np.ndarray, cols: np.ndarray, dets: Detections, boxes: np.ndarray):
         if not len(rows) or not len(cols):
             return np.zeros((0, 2), np.int64), rows, cols
@@ -253,6 +337,12 @@ class DeepSort:
             cost = np.where(refuse, matching.INFEASIBLE, cost)
         m, un_rows, un_cols = matching.linear_assignment(cost, threshold)
         return np.stack([rows[m[:, 0]], cols[m[:, 1]]], axis=1), rows[un_rows], cols[un_cols]
+
+
+def _grown(xyxy: np.ndarray, factor: float = 2.0) -> np.ndarray:
+    """Boxes scaled by ``factor`` about their centres."""
+    centre, half = (xyxy[:, :2] + xyxy[:, 2:]) / 2, (xyxy[:, 2:] - xyxy[:, :2]) * factor / 2
+    return np.concatenate([centre - half, centre + half], axis=1)
 
 
 def load_tracker(config: str | Path | Mapping | None = None, motion_only: bool = False) -> DeepSort:

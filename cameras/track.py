@@ -35,6 +35,7 @@ class Track:
     state: TrackState = TrackState.TENTATIVE
     features: np.ndarray | None = None  # (K, D) the last nn_budget features, oldest first
     smooth_feature: np.ndarray | None = None
+    feature_age: int = 0  # frames since the last feature was added (the tracker's embedding refresh counts it)
 
     def __post_init__(self) -> None:
         if self.n_init <= 1:
@@ -72,9 +73,13 @@ class Track:
         return self.features if self.features is not None else np.zeros((0, 0), np.float32)
 
     def add_feature(self, feature: np.ndarray | None) -> None:
+        """Remember one appearance feature; None (or a NaN row: the box was matched without ReID) adds nothing."""
         if feature is None:
             return
         feature = np.asarray(feature, dtype=np.float32)
+        if not np.isfinite(feature).all():
+            return
+        self.feature_age = 0
         if self.ema_alpha is None:
             kept = self.features if self.features is not None else np.zeros((0, len(feature)), np.float32)
             start = 1 if self.nn_budget is not None and len(kept) >= self.nn_budget else 0
@@ -89,6 +94,7 @@ class Track:
         self.mean, self.cov = mean, cov
         self.age += 1
         self.time_since_update += 1
+        self.feature_age += 1
 
     def update(self, mean: np.ndarray, cov: np.ndarray, score: float, feature: np.ndarray | None) -> None:
         """Take the state corrected with the matched detection (the tracker corrects all matched tracks in one

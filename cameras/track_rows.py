@@ -18,7 +18,7 @@ from mtmct.core.boxes import xyxy_to_tlwh
 class TrackRows:
     """N confirmed tracks of one frame: ``ids`` (the tracker instance's), corner boxes ``xyxy`` (the filtered
     state), detector ``scores`` and ``classes`` of the matched detections, ``embeddings`` ``(N, D)`` of those
-    detections (None when tracking without ReID), and ``det_index``: the row of the frame's detections each track
+    detections (None when tracking without ReID; a NaN row where the tracker matched the box without ReID), and ``det_index``: the row of the frame's detections each track
     was assigned (-1 where a row was built by hand with no detections behind it)."""
 
     ids: np.ndarray

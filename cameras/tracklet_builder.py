@@ -104,7 +104,8 @@ class TrackletBuilder:
                ) -> list[Tracklet]:
         """Add one frame's tracker rows (``image`` for crops, optional). Returns tracklets closed by this frame.
 
-        Each track's ReID feature is its row's embedding: the one of the detection the tracker assigned it.
+        Each track's ReID feature is its row's embedding: the one of the detection the tracker assigned it (a NaN
+        row, a box the tracker matched without ReID, adds no feature).
         """
         if self.calibration is not None and image is not None and not self._sized:
             self.calibration = self.calibration.for_size(image.shape[1], image.shape[0])
@@ -120,7 +121,7 @@ class TrackletBuilder:
             state.boxes.append(tracks.xyxy[i])
             state.scores.append(float(tracks.scores[i]))
             state.weights.append(w)
-            if tracks.embeddings is not None:
+            if tracks.embeddings is not None and np.isfinite(tracks.embeddings[i]).all():  # NaN: matched without ReID
                 state.features.append(tracks.embeddings[i])
                 state.feature_weights.append(w)
             if crops is not None and crops[i].size:

@@ -68,6 +68,7 @@ def track(
     progress: bool = True,
     max_frames: int | None = None,
     sinks: tuple[Sink, ...] = (),
+    embed_every_frame: bool = False,
 ) -> TrackResult:
     """Track one camera. Returns the MOT rows, and writes ``out/<camera_id>.txt`` when ``out`` is given.
 
@@ -78,6 +79,8 @@ def track(
     or det file's id, never a path, so every file lands inside ``out``); ``save_video`` also writes
     ``<camera_id>.mp4`` there with boxes scored at least ``draw_threshold``. ``tracker`` is a DeepSort, its YAML
     or a mapping of its arguments. ``max_frames`` stops early; ``sinks`` are extra sinks that see every frame.
+    ReID embeds only the boxes the tracker's decision needs (see :mod:`cameras.deepsort`); ``embed_every_frame``
+    embeds every box of every frame instead (slower; the behaviour before that policy).
     """
     if source is None and det_file is None:
         raise MtmctError("nothing to track: give a SOURCE, a --det-file, or both")
@@ -104,9 +107,10 @@ def track(
             frames, total = dets.frames(fps or DEFAULT_FPS), dets.last_frame
         loop = run_camera_loop(frames, dets.detect if dets is not None else lambda frame: det.detect(frame.image),
                                trk, [writer, *([video] if video else []), *sinks], embedder=emb, total=total,
-                               max_frames=max_frames, name=camera_id, progress=progress)
+                               max_frames=max_frames, name=camera_id, progress=progress,
+                               embed_every_frame=embed_every_frame)
     finally:
         if src is not None:
             src.close()
-    return TrackResult(loop.frames, loop.seconds, loop.error, camera_id=camera_id, rows=writer.rows,
+    return TrackResult(loop.frames, loop.seconds, loop.error, loop.detections, loop.embedded, camera_id=camera_id, rows=writer.rows,
                        mot_file=writer.path, video_file=video.path if video else None)

@@ -166,7 +166,7 @@ BAD = [
     ("topology", {"links": [], "overlap_gap": 3}, "topology.overlap_gap: unknown key (known: links, overlap_gap_s"),
     ("topology", {"reentry_max_s": -5}, "topology.reentry_max_s: must be greater than or equal to 0, got -5"),
     ("topology", {"max_ground_distance": float("inf")}, "topology.max_ground_distance: must be a finite number"),
-    ("models.detecter", "x", "models.detecter: unknown key (known: detector, reid, device, conf, classes)"),
+    ("models.detecter", "x", "models.detecter: unknown key (known: detector, reid, device, conf, classes, embed_every_frame)"),
     ("models.conf", 1.5, "models.conf: must be less than or equal to 1, got 1.5"),
     ("models.classes", "person", "models.classes: must be a list, got 'person'"),
     ("models.classes", [True], "models.classes[0]: expected a number, got True"),

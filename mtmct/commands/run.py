@@ -23,6 +23,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--num-cpus", type=int, help="CPUs of the local Ray (default: every core); cameras beyond them "
                                              "wait for a free one. Ignored with --ray-address (the cluster's count)")
     p.add_argument("--max-frames", type=int, help="only the first N frames of each camera")
+    p.add_argument("--embed-every-frame", action="store_true",
+                   help="run ReID on every box of every frame (slower; the config's models.embed_every_frame), not "
+                        "only where association needs it")
     p.add_argument("--db", help="database URL (default $MTMCT_DB, else sqlite:///OUT/mtmct.db), e.g. "
                                 "postgresql+psycopg://user@host/db")
     p.add_argument("--run-id", help="id of this run in the database (default: the config's name); "
@@ -54,6 +57,8 @@ def run(args: argparse.Namespace) -> int:
     if args.gt is not None and not Path(args.gt).is_file():
         raise MtmctError(f"--gt {args.gt} does not exist")
     config = load_camera_config(args.config)  # every section checked before Ray, models or the database load
+    if args.embed_every_frame:  # stored with the run's config, so a resume embeds the same way
+        config = config.model_copy(update={"models": config.models.model_copy(update={"embed_every_frame": True})})
 
     from mtmct.pipeline import RunInterrupted, check_run_id, run_cameras
 

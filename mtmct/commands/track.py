@@ -24,6 +24,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--save-video", action="store_true", help="also write DIR/<camera-id>.mp4 with ids and tails")
     p.add_argument("--device", choices=DEVICES, default="cpu")
     p.add_argument("--fps", type=float, help="override the source's frame rate")
+    p.add_argument("--embed-every-frame", action="store_true",
+                   help="run ReID on every box of every frame (slower), not only where association needs it")
     p.set_defaults(run=run)
 
 
@@ -40,8 +42,10 @@ def run(args: argparse.Namespace) -> int:
         raise MtmctError(f"--classes must be comma-separated integers, got {args.classes!r}") from None
     result = track(args.source, out=args.out, camera_id=args.camera_id, detector=args.detector, reid=args.reid,
                    det_file=args.det_file, motion_only=args.motion_only, conf=conf, classes=classes,
-                   save_video=args.save_video, device=args.device, tracker=args.tracker, fps=args.fps)
-    print(f"{result.frames} frames, {len(result.track_ids)} tracks, {len(result.rows)} boxes, {result.fps:.1f} frames/s")
+                   save_video=args.save_video, device=args.device, tracker=args.tracker, fps=args.fps,
+                   embed_every_frame=args.embed_every_frame)
+    print(f"{result.frames} frames, {len(result.track_ids)} tracks, {len(result.rows)} boxes, {result.fps:.1f} frames/s"
+          + (f", ReID on {result.embedded / result.detections:.0%} of boxes" if result.detections else ""))
     print(f"tracks: {result.mot_file}")
     if result.video_file:
         print(f"video: {result.video_file}")

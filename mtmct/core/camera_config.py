@@ -28,6 +28,8 @@ models:                             # the detector and ReID model every camera u
   device: cpu                       # cpu, gpu, gpu:1 ...
   conf: 0.3                         # detector threshold: lower finds more people and more clutter
   classes: null                     # class ids to keep; null: the model's default (person)
+  embed_every_frame: false          # true: ReID on every box of every frame (slower); false: only where the
+                                    # tracker's association needs it (its embed_interval, ambiguity_iou)
 tracker: ../trackers/deepsort.yaml  # DeepSort arguments (TrackerConfig): a YAML path or an inline mapping;
                                     # null: the shipped preset (deepsort.yaml; deepsort_motion.yaml without reid)
 tracklets:                          # how tracks become tracklets (TrackletBuilder arguments)

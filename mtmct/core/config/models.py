@@ -22,6 +22,10 @@ class ModelsConfig(StrictModel):
         "Detector threshold: lower finds more people and more clutter."))] = 0.3
     classes: Annotated[tuple[Annotated[Int, Field(ge=0)], ...] | None, Field(description=(
         "Class ids to keep; null: the model's default (person)."))] = None
+    embed_every_frame: Annotated[bool, Field(strict=True, description=(
+        "Run ReID on every box of every frame instead of only where the tracker's association needs it (see the "
+        "tracker's embed_interval): several times slower, for comparison or for users who want every box's "
+        "embedding. `mtmct run --embed-every-frame` sets it."))] = False
 
     @field_validator("detector", "reid")
     @classmethod

@@ -60,11 +60,23 @@ class TrackerConfig(StrictModel):
     min_box_height: Annotated[NonNegative, Field(description=(
         "Boxes shorter than this many pixels are dropped before association. Raising it removes clutter "
         "(signs, far background) but loses people who are genuinely that small in the image."))] = 25.0
+    embed_interval: Annotated[Int, Field(ge=1, description=(
+        "Most frames a track matched by motion alone goes without a fresh ReID embedding. Lower keeps "
+        "appearance fresher (re-identification after occlusions, tracklet embeddings for fusion) at more ReID "
+        "calls; 1 embeds every box that drives association. --embed-every-frame embeds every box regardless."))] = 10
+    motion_iou: Annotated[Fraction, Field(description=(
+        "A box skips ReID only if one track's predicted box overlaps it by at least this IoU. Raising it embeds "
+        "more boxes of fast or jittery tracks; lowering it trusts looser overlaps."))] = 0.5
+    ambiguity_iou: Annotated[Fraction, Field(description=(
+        "... and no other track or box overlaps either of them by more than this IoU. Raising it skips ReID in "
+        "denser scenes, where a crossing may then swap ids."))] = 0.3
 
     @model_validator(mode="after")
     def _scores_ordered(self) -> TrackerConfig:
         if self.low_score is not None and self.low_score > self.high_score:
             raise ValueError(f"low_score {self.low_score:g} is above high_score {self.high_score:g}")
+        if self.ambiguity_iou > self.motion_iou:
+            raise ValueError(f"ambiguity_iou {self.ambiguity_iou:g} is above motion_iou {self.motion_iou:g}")
         return self
 
     @classmethod
