@@ -6,10 +6,10 @@ attach. Each frame becomes one :class:`~cameras.tracked_frame.TrackedFrame` that
 booked per stage (decode, detect, embed, track, and each sink's own stage) so benchmarks can say where a frame's
 milliseconds go.
 
-ReID runs where the tracker's decision needs it (:meth:`cameras.deepsort.DeepSort.update` given ``embed``): boxes
-that motion alone matches unambiguously are not embedded, except every ``embed_interval`` frames per track.
-``embed_every_frame`` embeds every box of every frame first, as before that policy (for comparison, or for sinks
-that want every box's embedding).
+With a tracker whose ``embed_interval`` is set, ReID runs where the tracker's decision needs it
+(:meth:`cameras.deepsort.DeepSort.update` given ``embed``): boxes that motion alone matches unambiguously are not
+embedded, except every ``embed_interval`` frames per track. Otherwise, or with ``embed_every_frame``, every box of
+every frame is embedded first.
 """
 
 from __future__ import annotations
@@ -102,7 +102,7 @@ def run_camera_loop(
             result.detections += len(dets)
             lazy = None
             if embedder is not None and frame.image is not None and len(dets):
-                if embed_every_frame or tracker is None:
+                if embed_every_frame or tracker is None or tracker.embed_interval is None:
                     dets = dets.with_embeddings(embedder.embed_boxes(frame.image, dets.xyxy))
                     result.embedded += len(dets)
                 else:

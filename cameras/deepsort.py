@@ -3,7 +3,8 @@
 Without embeddings on the detections the tracker is motion-only (SORT-like): confirmed tracks are matched by
 IoU under the Mahalanobis gate, then tentative tracks by IoU, then low-score boxes continue tracks.
 
-ReID only where the decision needs it: given an ``embed`` callable instead of embedded detections, ``update`` first
+ReID only where the decision needs it (opt-in: ``embed_interval``; ``configs/trackers/deepsort_fast.yaml``): given an
+``embed`` callable instead of embedded detections, ``update`` first
 settles the pairs motion makes unambiguous (a confirmed track seen last frame whose predicted box overlaps one box
 well, neither overlapping any other track or box, no lost or approaching track beside them, inside the Mahalanobis
 gate) and asks ReID only for the other boxes that drive association; a track matched by motion alone is still
@@ -76,9 +77,10 @@ class DeepSort:
             is no earlier frame to confirm them against, so without it every person present at the start
             loses ``n_init - 1`` frames; with it a false box in those frames is reported once.
         std_weight_position, std_weight_velocity: Kalman noise, see :class:`cameras.kalman_filter.KalmanFilter`.
-        embed_interval: most frames a track matched by motion alone goes without a fresh embedding (only when
-            ``update`` is given ``embed``). Lower keeps appearance fresher for re-identification after an occlusion
-            and for the tracklet's pooled embedding, at more ReID calls; 1 embeds every box that drives association.
+        embed_interval: None (the default) embeds every box; a number turns on ReID only where association needs
+            it (when ``update`` is given ``embed``): the most frames a track matched by motion alone goes without a
+            fresh embedding. Lower keeps appearance fresher for re-identification after an occlusion and for the
+            tracklet's pooled embedding, at more ReID calls; 1 embeds every box that drives association.
         motion_iou: a box skips ReID only if one track's predicted box overlaps it by at least this IoU. Raising
             it embeds more boxes of fast or jittery tracks; lowering it trusts looser overlaps.
         ambiguity_iou: ... and no other track's predicted box or other box of the frame overlaps either of them by
@@ -102,7 +104,7 @@ class DeepSort:
         std_weight_position: float = 1.0 / 20,
         std_weight_velocity: float = 1.0 / 160,
         min_box_height: float = 25.0,
-        embed_interval: int = 10,
+        embed_interval: int | None = None,
         motion_iou: float = 0.5,
         ambiguity_iou: float = 0.3,
     ) -> None:
@@ -112,7 +114,7 @@ class DeepSort:
             raise ValueError(f"DeepSort: low_score {low_score} is above high_score {high_score}")
         if ema_alpha is not None and not 0 <= ema_alpha < 1:
             raise ValueError(f"DeepSort: ema_alpha must be in [0, 1), got {ema_alpha}")
-        if embed_interval < 1 or not 0 <= ambiguity_iou <= motion_iou <= 1:
+        if (embed_interval is not None and embed_interval < 1) or not 0 <= ambiguity_iou <= motion_iou <= 1:
             raise ValueError(f"DeepSort: need embed_interval >= 1 and 0 <= ambiguity_iou <= motion_iou <= 1, got "
                              f"{embed_interval}, {ambiguity_iou} and {motion_iou}")
         self.embed_interval, self.motion_iou, self.ambiguity_iou = embed_interval, motion_iou, ambiguity_iou
@@ -175,6 +177,8 @@ class DeepSort:
         boxes = dets.xyxy.astype(np.float64)
         tracks = self.tracks
         m0 = np.zeros((0, 2), np.int64)
+        if embed is not None and dets.embeddings is None and self.embed_interval is None:
+            dets = dets.with_embeddings(np.asarray(embed(kept), np.float32).reshape(len(dets), -1))
         if embed is not None and dets.embeddings is None:
             # 0) pairs motion settles alone; only the remaining boxes that drive association are embedded
             m0 = self._match_motion(high, dets, boxes)
@@ -223,9 +227,13 @@ class DeepSort:
         self.tracks, assigned = [t for t in tracks if not t.is_deleted], assigned[alive]
         warm = self.warm_start and self.frame_count <= self.n_init
         shown = [i for i, t in enumerate(self.tracks) if (t.is_confirmed or warm) and t.time_since_update == 0]
-        for i in shown:
+        has_feature = np.zeros(len(shown), bool)
+        if dets.embeddings is not None and shown:
+            has_feature = np.isfinite(dets.embeddings[assigned[shown]]).all(axis=1)
+        for i, fresh in zip(shown, has_feature):
             if self.tracks[i].track_id == 0:
                 self.tracks[i].track_id = self._new_id()
+            self.tracks[i].reported_feature |= bool(fresh)
         return self._rows([self.tracks[i] for i in shown], assigned[shown], dets, kept)
 
     @staticmethod
@@ -251,8 +259,8 @@ class DeepSort:
     def _match_motion(self, high: np.ndarray, dets: Detections, boxes: np.ndarray) -> np.ndarray:
         """(track, detection) pairs motion makes unambiguous, as ``(K, 2)`` rows of ``self.tracks`` and ``dets``.
 
-        A pair qualifies when the track is confirmed, was seen last frame and has appearance younger than
-        ``embed_interval``; its predicted box overlaps the box by ``motion_iou`` or more, the class agrees and the
+        A pair qualifies when the track is confirmed, was seen last frame, has appearance younger than
+        ``embed_interval`` and has reported a row with an embedding (so every tracklet pools at least one); its predicted box overlaps the box by ``motion_iou`` or more, the class agrees and the
         Mahalanobis gate admits it; no other track or box overlaps either of them by more than ``ambiguity_iou``;
         and no other track near it (their boxes grown to twice their size overlap by more than ``ambiguity_iou``)
         is lost (someone may re-appear beside it) or closing in on it (people about to cross or hide each other).
@@ -276,7 +284,7 @@ class DeepSort:
         pairs = []
         for r, track in enumerate(tracks):
             if not (track.is_confirmed and track.time_since_update == 1 and track.feature_age < self.embed_interval
-                    and len(track.gallery)) or crowded[r].any():
+                    and track.reported_feature) or crowded[r].any():
                 continue
             j = int(np.argmax(overlap[r]))
             if overlap[r, j] < self.motion_iou or dets.classes[high[j]] != track.cls:

@@ -36,6 +36,7 @@ class Track:
     features: np.ndarray | None = None  # (K, D) the last nn_budget features, oldest first
     smooth_feature: np.ndarray | None = None
     feature_age: int = 0  # frames since the last feature was added (the tracker's embedding refresh counts it)
+    reported_feature: bool = False  # whether a reported row (what tracklets pool) has carried a feature yet
 
     def __post_init__(self) -> None:
         if self.n_init <= 1:

@@ -66,6 +66,12 @@ def test_separate_walkers_are_embedded_once_per_interval_and_keep_their_ids():
     assert gaps.max() <= 10, gaps  # the refresh bound holds
 
 
+def test_without_an_interval_every_box_is_embedded():
+    """The default: the policy is off, ``embed`` is asked for every box of every frame."""
+    embed, ids = _run(DeepSort(), [[(100 + 3 * f, 100, "a"), (400, 300, "b")] for f in range(20)])
+    assert all(sorted(frame) == ["a", "b"] for frame in embed.asked) and ids == {"a": {1}, "b": {2}}
+
+
 def test_interval_one_embeds_every_box_that_drives_association():
     embed, _ = _run(DeepSort(embed_interval=1), [[(100 + 3 * f, 100, "a")] for f in range(20)])
     assert all(frame == ["a"] for frame in embed.asked)
@@ -138,7 +144,7 @@ def test_real_video_embeds_a_fraction_and_every_frame_restores_all(tmp_path):
         sink = TrackletSink(TrackletBuilder("tud"))
         source = open_source(str(seq / "video.mp4"))
         try:
-            loop = run_camera_loop(source, lambda frame: dets.detect(frame), DeepSort(), [sink], embedder=embedder,
+            loop = run_camera_loop(source, lambda frame: dets.detect(frame), DeepSort(embed_interval=10), [sink], embedder=embedder,
                                    progress=False, embed_every_frame=every)
         finally:
             source.close()

@@ -60,10 +60,11 @@ class TrackerConfig(StrictModel):
     min_box_height: Annotated[NonNegative, Field(description=(
         "Boxes shorter than this many pixels are dropped before association. Raising it removes clutter "
         "(signs, far background) but loses people who are genuinely that small in the image."))] = 25.0
-    embed_interval: Annotated[Int, Field(ge=1, description=(
-        "Most frames a track matched by motion alone goes without a fresh ReID embedding. Lower keeps "
-        "appearance fresher (re-identification after occlusions, tracklet embeddings for fusion) at more ReID "
-        "calls; 1 embeds every box that drives association. --embed-every-frame embeds every box regardless."))] = 10
+    embed_interval: Annotated[Int | None, Field(ge=1, description=(
+        "null: ReID embeds every box of every frame. A number: ReID only where association needs it, and this is "
+        "the most frames a track matched by motion alone goes without a fresh embedding. Lower keeps appearance "
+        "fresher (re-identification after occlusions, tracklet embeddings for fusion) at more ReID calls. "
+        "--embed-every-frame embeds every box regardless."))] = None
     motion_iou: Annotated[Fraction, Field(description=(
         "A box skips ReID only if one track's predicted box overlaps it by at least this IoU. Raising it embeds "
         "more boxes of fast or jittery tracks; lowering it trusts looser overlaps."))] = 0.5
