@@ -97,6 +97,9 @@ class RunInterrupted(KeyboardInterrupt):
         return 128 + self.signum
 
 
+STOP_GRACE_S = 8.0  # longest wait from SIGINT/SIGTERM to the exit of a run that handles signals (clean stops: 4-6 s)
+
+
 class _SignalStop:
     """Turns SIGINT and SIGTERM into a clean stop of :func:`run_cameras`.
 
@@ -110,13 +113,16 @@ class _SignalStop:
 
     SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
-    def __init__(self, install: bool = True) -> None:
+    def __init__(self, install: bool = True, grace_s: float = STOP_GRACE_S,
+                 announce: Callable[[RunInterrupted], None] | None = None) -> None:
         self.event = threading.Event()
         self.signum: int | None = None
         # signum -> the RunInterrupted to raise; the run sets its own once it is registered in the database
         self.describe: Callable[[int], RunInterrupted] = lambda signum: RunInterrupted(signum, None, 0, 0)
         self._install, self._defer = install, 0
         self._old: dict[int, object] = {}
+        self.grace_s, self.announce = grace_s, announce
+        self._overdue: threading.Timer | None = None
 
     def __enter__(self) -> _SignalStop:
         if self._install and threading.current_thread() is threading.main_thread():
@@ -124,6 +130,8 @@ class _SignalStop:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        if self._overdue is not None:
+            self._overdue.cancel()
         for sig, handler in self._old.items():
             signal.signal(sig, handler)
 
@@ -138,8 +146,22 @@ class _SignalStop:
             os._exit(128 + signum)
         self.signum = signum
         self.event.set()
+        # a signal to the whole process group stops Ray's own processes too, and a Ray call in the stop can then
+        # wait on them for good (seen once in a suite run): past the grace, say what the stop would and exit
+        self._overdue = threading.Timer(self.grace_s, self._exit_overdue)
+        self._overdue.daemon = True
+        self._overdue.start()
         if not self._defer:
             raise self.describe(signum)
+
+    def _exit_overdue(self) -> None:
+        """The stop outlived ``grace_s``: announce it as the caller would and exit with the shell's code. What was
+        stored stays (each camera is one transaction, as after a SIGKILL), so ``--resume`` finishes the run."""
+        stop = self.describe(self.signum if self.signum is not None else signal.SIGTERM)
+        log.warning("the clean stop took over %.0f s: exiting now", self.grace_s)
+        if self.announce is not None:
+            self.announce(stop)
+        os._exit(stop.exit_code)
 
     @contextmanager
     def deferred(self) -> Iterator[None]:
@@ -219,6 +241,7 @@ def run_cameras(
     handle_signals: bool = True,
     redo_changed: bool = False,
     take_over: bool = False,
+    announce: Callable[[RunInterrupted], None] | None = None,
 ) -> RunResult:
     """Track every camera (a pool of Ray actors unless ``use_ray`` is False), fuse, store and write the outputs.
 
@@ -228,9 +251,10 @@ def run_cameras(
     after a clean stop; the process's own handlers are back when this returns. A resume whose config gives a stored
     camera another source or fps is refused unless ``redo_changed`` (then those cameras are run again). One writer
     per run id: while another live run holds ``run_id`` this one is refused in one line, unless ``take_over`` (the
-    other then stops at its next write and stores nothing more).
+    other then stops at its next write and stores nothing more). A stop that outlives ``STOP_GRACE_S`` after the
+    signal exits the process with the signal's code, after calling ``announce`` (the CLI's one line) if given.
     """
-    with _SignalStop(install=handle_signals) as stop:
+    with _SignalStop(install=handle_signals, announce=announce) as stop:
         return _run(config, out, ray_address, progress, max_frames, use_ray, num_cpus, db, run_id, resume, stop,
                     redo_changed, take_over)
 

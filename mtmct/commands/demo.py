@@ -67,10 +67,13 @@ def run(args: argparse.Namespace) -> int:
     for name, cfg in loaded.items():
         out = Path(args.out) / name
         print(f"== {name}: {len(cfg.cameras)} cameras ({', '.join(c.id for c in cfg.cameras)})")
-        try:
-            result = run_cameras(cfg, out, max_frames=args.max_frames)
-        except RunInterrupted as stop:  # Ctrl-C / SIGTERM: one line and the shell's code (130 / 143), as `run`
+        def interrupted(stop: RunInterrupted) -> None:
             print(f"mtmct demo: {stop}", file=sys.stderr, flush=True)
+
+        try:
+            result = run_cameras(cfg, out, max_frames=args.max_frames, announce=interrupted)
+        except RunInterrupted as stop:  # Ctrl-C / SIGTERM: one line and the shell's code (130 / 143), as `run`
+            interrupted(stop)
             return stop.exit_code
         lines = camera_lines(result) + fusion_lines(result.fusion)
         if DEMOS[name] and not args.max_frames:

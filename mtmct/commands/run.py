@@ -66,13 +66,16 @@ def run(args: argparse.Namespace) -> int:
     from mtmct.run_summary import camera_lines, evaluation_lines, fusion_lines
     from storage.engine import safe_url
 
+    def interrupted(stop: RunInterrupted) -> None:
+        resume = "; finish with --resume" if stop.run_id is not None else ""
+        print(f"mtmct run: {stop}{resume}", file=sys.stderr, flush=True)
+
     try:
         result = run_cameras(config, args.out, ray_address=args.ray_address, max_frames=args.max_frames,
                              num_cpus=args.num_cpus, db=args.db, run_id=args.run_id, resume=args.resume,
-                             redo_changed=args.redo_changed, take_over=args.take_over)
+                             redo_changed=args.redo_changed, take_over=args.take_over, announce=interrupted)
     except RunInterrupted as stop:
-        resume = "; finish with --resume" if stop.run_id is not None else ""
-        print(f"mtmct run: {stop}{resume}", file=sys.stderr, flush=True)
+        interrupted(stop)
         return stop.exit_code
     lines = camera_lines(result) + fusion_lines(result.fusion)
     if args.gt is not None:
