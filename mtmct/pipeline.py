@@ -157,7 +157,8 @@ class _SignalStop:
     def _exit_overdue(self) -> None:
         """The stop outlived ``grace_s``: announce it as the caller would and exit with the shell's code. What was
         stored stays (each camera is one transaction, as after a SIGKILL), so ``--resume`` finishes the run."""
-        stop = self.describe(self.signum if self.signum is not None else signal.SIGTERM)
+        assert self.signum is not None  # set before the timer starts
+        stop = self.describe(self.signum)
         log.warning("the clean stop took over %.0f s: exiting now", self.grace_s)
         if self.announce is not None:
             self.announce(stop)

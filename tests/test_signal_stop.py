@@ -11,7 +11,7 @@ import sys
 import time
 
 SCRIPT = """
-import os, signal, sys, time
+import os, signal, time
 from mtmct.pipeline import RunInterrupted, _SignalStop
 
 stop = _SignalStop(grace_s={grace}, announce=lambda s: print(f"announced {{s.exit_code}}", flush=True))

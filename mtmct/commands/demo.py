@@ -64,12 +64,13 @@ def run(args: argparse.Namespace) -> int:
     loaded = {name: load_camera_config(path) for name, path in configs.items()}
     for cfg in loaded.values():
         _check_inputs(cfg)
+
+    def interrupted(stop: RunInterrupted) -> None:
+        print(f"mtmct demo: {stop}", file=sys.stderr, flush=True)
+
     for name, cfg in loaded.items():
         out = Path(args.out) / name
         print(f"== {name}: {len(cfg.cameras)} cameras ({', '.join(c.id for c in cfg.cameras)})")
-        def interrupted(stop: RunInterrupted) -> None:
-            print(f"mtmct demo: {stop}", file=sys.stderr, flush=True)
-
         try:
             result = run_cameras(cfg, out, max_frames=args.max_frames, announce=interrupted)
         except RunInterrupted as stop:  # Ctrl-C / SIGTERM: one line and the shell's code (130 / 143), as `run`
