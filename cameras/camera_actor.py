@@ -45,6 +45,7 @@ class CameraResult:
     error: str | None = None
     detections: int = 0  # boxes the detector gave
     embedded: int = 0  # of those, how many the ReID model embedded
+    dropped: int = 0  # source frames skipped to keep up with real time (``realtime``)
 
     @property
     def ok(self) -> bool:
@@ -67,22 +68,27 @@ class CameraWorker:
     motion-only one when the models have no ReID); its ``max_age`` is the
     tracklet builder's ``max_gap``. ``threads`` caps the CPU threads of each model so several cameras can
     share a machine. ``max_frames`` stops early (tests, previews). ``builder`` holds extra
-    :class:`TrackletBuilder` arguments (min_frames, min_height, n_crops ...).
+    :class:`TrackletBuilder` arguments (min_frames, min_height, n_crops ...). ``realtime`` reads the source at its
+    own pace and drops the frames the camera cannot keep up with (:mod:`cameras.realtime_frames`); a camera of
+    detections only (``det_file``) has no clock and is not paced.
     """
 
     def __init__(self, camera_cfg: CameraConfig, models_cfg: ModelsConfig, tracker_cfg: str | dict | None,
                  out_dir: str | Path, threads: int | None = 1, max_frames: int | None = None,
-                 builder: dict[str, Any] | None = None) -> None:
+                 builder: dict[str, Any] | None = None, realtime: bool = False) -> None:
         self.camera, self.models, self.tracker_cfg = camera_cfg, models_cfg, tracker_cfg
+        self.realtime = realtime
         self.out_dir, self.threads, self.max_frames = Path(out_dir), threads, max_frames
         self.builder_args = dict(builder or {})
         self._lock = threading.Lock()
         self._done, self._total = 0, None
+        self._paced: Any = None  # the RealtimeFrames being read, for its drop count
 
-    def progress(self) -> tuple[int, int | None]:
-        """(frames done, frames expected; None for live sources); safe to call while ``run`` works."""
+    def progress(self) -> tuple[int, int | None, int]:
+        """(source frames passed, processed or dropped; frames expected, None for live sources; frames dropped to
+        keep up with real time); safe to call while ``run`` works."""
         with self._lock:
-            return self._done, self._total
+            return self._done, self._total, 0 if self._paced is None else self._paced.dropped
 
     def run(self) -> CameraResult:
         """Process the whole source; never raises (errors are reported in the result)."""
@@ -108,6 +114,7 @@ class CameraWorker:
         from cameras.embedder import load_embedder
         from cameras.mot_writer import MotWriter
         from cameras.open_source import open_source
+        from cameras.realtime_frames import RealtimeFrames
 
         start = time.perf_counter()
         result = CameraResult(self.camera.id)
@@ -122,6 +129,8 @@ class CameraWorker:
             else:
                 source = open_source(self.camera.source, fps=self.camera.fps)  # first: a missing source fails fast
                 frames, total = source, source.frame_count
+                if self.realtime:
+                    frames = self._paced = RealtimeFrames(source, limit=self.max_frames)
             with self._lock:
                 self._total = total if self.max_frames is None else min(total or self.max_frames, self.max_frames)
             motion_only = m.reid is None or det is not None
@@ -141,19 +150,22 @@ class CameraWorker:
                                    embed_every_frame=m.embed_every_frame)
             result.frames, result.mot_file, result.error = loop.frames, mot.path, loop.error
             result.seconds, result.detections, result.embedded = loop.seconds, loop.detections, loop.embedded
+            result.dropped = loop.dropped
         except Exception as exc:  # noqa: BLE001 - reported, so the other cameras finish
             user_error = isinstance(exc, MtmctError)
             message = mask_secrets(str(exc))  # a source URL in the message keeps its password out of logs and rows
             log.warning("camera %s failed: %s", self.camera.id, message, exc_info=not user_error)
-            result.frames = self.progress()[0]
+            passed, _, dropped = self.progress()
+            result.frames, result.dropped = passed - dropped, dropped
             result.error = f"{self.camera.id}: {message if user_error else f'{type(exc).__name__}: {message}'}"
         finally:
             if source is not None:
                 source.close()
         result.tracklets = tracklet_sink.tracklets if tracklet_sink is not None else []
         result.wall_s = time.perf_counter() - start
-        log.info("camera %s: %d frames, %d tracklets in %.1f s%s", self.camera.id, result.frames,
-                 len(result.tracklets), result.wall_s, f" ({result.error})" if result.error else "")
+        log.info("camera %s: %d frames%s, %d tracklets in %.1f s%s", self.camera.id, result.frames,
+                 f" ({result.dropped} dropped)" if result.dropped else "", len(result.tracklets), result.wall_s,
+                 f" ({result.error})" if result.error else "")
         return result
 
     def _frame_done(self, done: int) -> None:
@@ -231,7 +243,7 @@ def run_camera_actors(workers: Sequence[dict[str, Any]], slots: int | None = Non
                 results[i] = _result(ref, cameras[i])
                 polls.pop(i, None)
                 ray.kill(actor, no_restart=True)  # its CPU is free now, for the next queued camera
-                view.finished(i, results[i].frames)
+                view.finished(i, results[i].frames + results[i].dropped)
                 if on_result is not None:
                     on_result(results[i])
             if progress:
@@ -280,8 +292,10 @@ class _PoolProgress:
         self.pool.update(1)
         self._postfix()
 
-    def frames(self, i: int, done: int, total: int | None) -> None:
+    def frames(self, i: int, done: int, total: int | None, dropped: int = 0) -> None:
         bar = self.bars[i]
+        if dropped:
+            bar.set_postfix_str(f"{dropped} dropped", refresh=False)
         if total is not None and bar.total != total:
             bar.total = total
             bar.refresh()

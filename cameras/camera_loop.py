@@ -50,6 +50,7 @@ class LoopResult:
     error: str | None = None
     detections: int = 0  # boxes the detector gave
     embedded: int = 0  # of those, how many the ReID model embedded
+    dropped: int = 0  # source frames skipped to keep up with real time (cameras.realtime_frames)
 
     @property
     def fps(self) -> float:
@@ -78,7 +79,9 @@ def run_camera_loop(
 
     ``frames`` yields :class:`~mtmct.core.frame.Frame`\\ s (``image`` None when tracking a det file without
     footage); ``total`` is the frame count for the progress bar (None for live sources); ``max_frames`` stops
-    early; ``on_frame`` is told the count of frames done after each one (a camera actor's progress);
+    early; ``on_frame`` is told the count of source frames passed after each one, processed or dropped (a camera
+    actor's progress); ``frames`` that count their drops (:class:`~cameras.realtime_frames.RealtimeFrames`'s
+    ``dropped``) have them in the result and on the progress bar;
     ``embed_every_frame`` embeds every box before tracking instead of only those the tracker asks for. A
     :class:`~cameras.source.SourceError` ends the loop with ``error`` set; any other error propagates. Sinks are
     closed either way, so their files hold every frame that was processed.
@@ -122,15 +125,20 @@ def run_camera_loop(
                 sink.update(tracked)
                 seconds[sink.stage] += time.perf_counter() - start
             result.frames += 1
-            bar.update(1)
+            dropped = getattr(frames, "dropped", 0)
+            if dropped != result.dropped:
+                result.dropped = dropped
+                bar.set_postfix_str(f"{dropped} dropped", refresh=False)
+            bar.update(result.frames + dropped - bar.n)
             if on_frame is not None:
-                on_frame(result.frames)
-            if max_frames is not None and result.frames >= max_frames:
+                on_frame(result.frames + dropped)
+            if max_frames is not None and result.frames + dropped >= max_frames:  # the first N of the source
                 break
     except SourceError as exc:
         result.error = str(exc)
         log.warning("%s", exc)
     finally:
+        result.dropped = getattr(frames, "dropped", 0)
         blas.restore_original_limits()
         bar.close()
         for sink in sinks:

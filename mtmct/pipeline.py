@@ -179,9 +179,11 @@ class _SignalStop:
 
 
 def _run_pool(workers: list[dict], stop: _SignalStop, ray_address: str | None, num_cpus: int | None,
-              progress: bool, store: Callable[[CameraResult], None]) -> list[CameraResult]:
+              progress: bool, store: Callable[[CameraResult], None], realtime: bool = False) -> list[CameraResult]:
     """The camera stage on Ray: start (or join) Ray, run the pool, shut down what this call started. A signal
-    anywhere in here is deferred to the end, so Ray is never left half started or half stopped."""
+    anywhere in here is deferred to the end, so Ray is never left half started or half stopped. In real time
+    every camera runs at once (a share of the CPUs each when there are more cameras than CPUs): a camera queued
+    behind the others would miss its footage's present altogether."""
 
     started = False
     try:
@@ -190,7 +192,13 @@ def _run_pool(workers: list[dict], stop: _SignalStop, ray_address: str | None, n
         stop.reinstall()
         stop.check()
         with stop.deferred():
-            results = run_camera_actors(workers, progress=progress, on_result=store, stop=stop.event)
+            pool: dict = {}
+            if realtime:
+                import ray
+
+                cpus = float(ray.cluster_resources().get("CPU", 1))
+                pool = dict(slots=len(workers), num_cpus=min(1.0, cpus / len(workers)))
+            results = run_camera_actors(workers, progress=progress, on_result=store, stop=stop.event, **pool)
         stop.check()
         return results
     finally:
@@ -243,6 +251,7 @@ def run_cameras(
     redo_changed: bool = False,
     take_over: bool = False,
     announce: Callable[[RunInterrupted], None] | None = None,
+    realtime: bool = False,
 ) -> RunResult:
     """Track every camera (a pool of Ray actors unless ``use_ray`` is False), fuse, store and write the outputs.
 
@@ -254,15 +263,19 @@ def run_cameras(
     per run id: while another live run holds ``run_id`` this one is refused in one line, unless ``take_over`` (the
     other then stops at its next write and stores nothing more). A stop that outlives ``STOP_GRACE_S`` after the
     signal exits the process with the signal's code, after calling ``announce`` (the CLI's one line) if given.
+    ``realtime`` reads every camera at its own pace, all at once, each dropping the frames it cannot keep up with
+    (:mod:`cameras.realtime_frames`; counted per camera and stored); without Ray the cameras run one after
+    another, each in real time.
     """
     with _SignalStop(install=handle_signals, announce=announce) as stop:
         return _run(config, out, ray_address, progress, max_frames, use_ray, num_cpus, db, run_id, resume, stop,
-                    redo_changed, take_over)
+                    redo_changed, take_over, realtime)
 
 
 def _run(config: str | Path | CameraSetConfig, out: str | Path, ray_address: str | None, progress: bool,
          max_frames: int | None, use_ray: bool, num_cpus: int | None, db: str | None, run_id: str | None,
-         resume: bool, stop: _SignalStop, redo_changed: bool = False, take_over: bool = False) -> RunResult:
+         resume: bool, stop: _SignalStop, redo_changed: bool = False, take_over: bool = False,
+         realtime: bool = False) -> RunResult:
     cfg = config if isinstance(config, CameraSetConfig) else load_camera_config(config)  # all checked here
     run_id = check_run_id(cfg.name if run_id is None else run_id)
     topology = Topology.from_config(cfg)
@@ -272,12 +285,13 @@ def _run(config: str | Path | CameraSetConfig, out: str | Path, ray_address: str
     # a lease left by a stop half way through taking it names this process: the next run finds it gone
     with repo.hold(run_id, take_over=take_over):
         return _run_held(cfg, run_id, topology, out, url, repo, ray_address, progress, max_frames, use_ray,
-                         num_cpus, resume, stop, redo_changed)
+                         num_cpus, resume, stop, redo_changed, realtime)
 
 
 def _run_held(cfg: CameraSetConfig, run_id: str, topology: Topology, out: Path, url: str, repo: Repository,
               ray_address: str | None, progress: bool, max_frames: int | None, use_ray: bool,
-              num_cpus: int | None, resume: bool, stop: _SignalStop, redo_changed: bool) -> RunResult:
+              num_cpus: int | None, resume: bool, stop: _SignalStop, redo_changed: bool,
+              realtime: bool = False) -> RunResult:
     """The run, while this process is ``run_id``'s only writer."""
     if resume and not repo.list_runs(run_id):
         raise MtmctError(f"--resume: unknown run id '{run_id}' (nothing to resume; drop --resume to start it)")
@@ -302,7 +316,7 @@ def _run_held(cfg: CameraSetConfig, run_id: str, topology: Topology, out: Path, 
     todo = [cam for cam in cfg.cameras if cam.id not in kept]
     tracker = None if cfg.tracker is None else cfg.tracker.model_dump()  # None: the shipped preset
     workers = [dict(camera_cfg=cam, models_cfg=cfg.models, tracker_cfg=tracker, out_dir=cam_dir, threads=1,
-                    max_frames=max_frames, builder=cfg.tracklets.model_dump()) for cam in todo]
+                    max_frames=max_frames, builder=cfg.tracklets.model_dump(), realtime=realtime) for cam in todo]
     stored_now: list[str] = []
     stop.describe = lambda signum: RunInterrupted(signum, run_id, len(kept) + len(stored_now), len(cfg.cameras))
 
@@ -311,7 +325,7 @@ def _run_held(cfg: CameraSetConfig, run_id: str, topology: Topology, out: Path, 
             try:
                 mot = res.mot_file.read_bytes() if res.mot_file and res.mot_file.is_file() else None
                 repo.write_camera(run_id, res.camera_id, None, res.tracklets, frames=res.frames, error=res.error,
-                                  mot_file=mot)
+                                  mot_file=mot, dropped=res.dropped)
             except RunTakenOver:
                 raise
             except MtmctError as error:  # e.g. INSERT revoked mid-run: what is stored stays, resumable
@@ -327,7 +341,7 @@ def _run_held(cfg: CameraSetConfig, run_id: str, topology: Topology, out: Path, 
 
     results: list[CameraResult] = []
     if use_ray and workers:
-        results = _run_pool(workers, stop, ray_address, num_cpus, progress, store)
+        results = _run_pool(workers, stop, ray_address, num_cpus, progress, store, realtime)
     else:
         for w in workers:
             results.append(CameraWorker(**w).run())

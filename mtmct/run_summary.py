@@ -19,7 +19,8 @@ def camera_lines(result: RunResult) -> list[str]:
         status = f"error: {cam.error}" if cam.error else "ok"
         fps = cam.frames / cam.wall_s if cam.wall_s else 0.0
         reid = f", ReID on {cam.embedded / cam.detections:.0%} of boxes" if cam.embedded else ""
-        lines.append(f"camera {cam.camera_id}: {cam.frames} frames, {len(cam.tracklets)} tracklets, "
+        dropped = f" (+{cam.dropped} dropped to keep up)" if cam.dropped else ""
+        lines.append(f"camera {cam.camera_id}: {cam.frames} frames{dropped}, {len(cam.tracklets)} tracklets, "
                      f"{fps:.1f} frames/s{reid}, {status}")
     multi = sum(1 for i in result.identities if len(i.cameras) > 1)
     lines.append(f"{len(result.identities)} global identities ({multi} seen by more than one camera), "

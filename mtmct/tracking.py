@@ -22,6 +22,7 @@ from cameras.detector import Detector, load_detector
 from cameras.embedder import Embedder, load_embedder
 from cameras.mot_writer import MotWriter
 from cameras.open_source import open_source
+from cameras.realtime_frames import RealtimeFrames
 from cameras.sink import Sink
 from cameras.source import DEFAULT_FPS, Source
 from mtmct.core.errors import MtmctError
@@ -69,6 +70,7 @@ def track(
     max_frames: int | None = None,
     sinks: tuple[Sink, ...] = (),
     embed_every_frame: bool = False,
+    realtime: bool = False,
 ) -> TrackResult:
     """Track one camera. Returns the MOT rows, and writes ``out/<camera_id>.txt`` when ``out`` is given.
 
@@ -80,12 +82,16 @@ def track(
     ``<camera_id>.mp4`` there with boxes scored at least ``draw_threshold``. ``tracker`` is a DeepSort, its YAML
     or a mapping of its arguments. ``max_frames`` stops early; ``sinks`` are extra sinks that see every frame.
     ReID embeds only the boxes the tracker's decision needs (see :mod:`cameras.deepsort`); ``embed_every_frame``
-    embeds every box of every frame instead (slower; the behaviour before that policy).
+    embeds every box of every frame instead (slower; the behaviour before that policy). ``realtime`` reads the
+    source at its own pace and drops the frames tracking cannot keep up with (:mod:`cameras.realtime_frames`;
+    counted in ``dropped``).
     """
     if source is None and det_file is None:
         raise MtmctError("nothing to track: give a SOURCE, a --det-file, or both")
     if save_video and source is None:
         raise MtmctError("--save-video needs a SOURCE to draw on")
+    if realtime and source is None:
+        raise MtmctError("--realtime needs a SOURCE to pace (a det file alone has no clock)")
     dets = DetFile(det_file, conf) if det_file is not None else None
     motion_only = motion_only or source is None
     trk = tracker if isinstance(tracker, DeepSort) else load_tracker(tracker, motion_only=motion_only)
@@ -102,7 +108,7 @@ def track(
         video = Annotator(Path(out or ".") / f"{camera_id}.mp4", src.fps, draw_threshold=draw_threshold) \
             if save_video else None
         if src is not None:
-            frames, total = src, src.frame_count
+            frames, total = (RealtimeFrames(src, limit=max_frames) if realtime else src), src.frame_count
         else:
             frames, total = dets.frames(fps or DEFAULT_FPS), dets.last_frame
         loop = run_camera_loop(frames, dets.detect if dets is not None else lambda frame: det.detect(frame.image),
@@ -112,5 +118,6 @@ def track(
     finally:
         if src is not None:
             src.close()
-    return TrackResult(loop.frames, loop.seconds, loop.error, loop.detections, loop.embedded, camera_id=camera_id, rows=writer.rows,
-                       mot_file=writer.path, video_file=video.path if video else None)
+    return TrackResult(loop.frames, loop.seconds, loop.error, loop.detections, loop.embedded, loop.dropped,
+                       camera_id=camera_id, rows=writer.rows, mot_file=writer.path,
+                       video_file=video.path if video else None)

@@ -91,6 +91,7 @@ class CameraInfo:
     frames: int | None
     status: str
     error: str | None
+    dropped: int | None = None  # frames skipped to keep up with real time; None: stored before it was counted
 
 
 @dataclass(frozen=True)
@@ -231,13 +232,14 @@ class Repository:
 
     def write_camera(self, run_id: str, camera_id: str, boxes_rows: np.ndarray | Iterable[Sequence[float]] | None,
                      tracklets: Sequence[Tracklet], frames: int | None = None, error: str | None = None,
-                     mot_file: bytes | None = None) -> None:
+                     mot_file: bytes | None = None, dropped: int = 0) -> None:
         """Store one camera's boxes and tracklets in one transaction, replacing what it had.
 
         ``boxes_rows``: :data:`storage.bulk.BOX_DTYPE` rows (every box the tracker wrote, tracklet or not), or
         None to store the tracklets' own boxes. ``error`` marks the camera failed (its partial output is kept,
         but :meth:`stored_cameras` leaves it out so ``--resume`` runs it again). ``mot_file``: the camera's MOT file
-        as written, kept (compressed) so a resume can write it again (:meth:`camera_mot_file`).
+        as written, kept (compressed) so a resume can write it again (:meth:`camera_mot_file`). ``dropped``: source
+        frames skipped to keep up with real time.
         """
         boxes = boxes_from_tracklets(tracklets) if boxes_rows is None else bulk.as_boxes(boxes_rows)
         wrong = [t.key for t in tracklets if t.camera_id != camera_id]
@@ -259,7 +261,7 @@ class Repository:
             conn.execute(delete(Camera).where(Camera.run_id == run_id, Camera.camera_id == camera_id))
             conn.execute(insert(Camera).values(
                 run_id=run_id, camera_id=camera_id, source=old.source if old else None, fps=old.fps if old else None,
-                frames=frames, status=FAILED if error else FINISHED, error=error,
+                frames=frames, dropped=dropped, status=FAILED if error else FINISHED, error=error,
                 mot_file=None if mot_file is None else zlib.compress(mot_file, 6)))
             bulk.insert_boxes(conn, run_id, camera_id, boxes)
             bulk.insert_rows(conn, "tracklets", _TRACKLET_COLUMNS, (_tracklet_row(run_id, t) for t in tracklets),
@@ -461,7 +463,7 @@ class Repository:
         with self.db.read() as conn:
             self._require_run(conn, run_id)
             c = Camera
-            rows = conn.execute(select(c.camera_id, c.source, c.fps, c.frames, c.status, c.error)
+            rows = conn.execute(select(c.camera_id, c.source, c.fps, c.frames, c.status, c.error, c.dropped)
                                 .where(c.run_id == run_id).order_by(c.camera_id))
             return [CameraInfo(*row) for row in rows]
 

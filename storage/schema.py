@@ -85,6 +85,8 @@ class Camera(Base):
     source: Mapped[str | None] = mapped_column(Text)
     fps: Mapped[float | None] = mapped_column(Double)
     frames: Mapped[int | None] = mapped_column(Integer)
+    # source frames skipped to keep up with real time (--realtime); NULL for cameras stored before revision 0007
+    dropped: Mapped[int | None] = mapped_column(Integer)
     status: Mapped[str] = mapped_column(String(16))
     error: Mapped[str | None] = mapped_column(Text)
     # the camera's MOT file as its tracker wrote it (zlib), so a --resume into another --out rewrites it byte for

@@ -551,3 +551,28 @@ def test_world_points_upgrade_from_0004_and_downgrade(empty_url):
     db = open_database(empty_url, upgrade=False)
     assert Repository(db).world_trajectories("old") == []
     db.close()
+
+
+def test_dropped_frames_upgrade_from_0006_and_downgrade(empty_url):
+    """Revision 0007 adds cameras.dropped: a camera stored at 0006 reads as not counted (None), a new write stores
+    its count; downgrading drops only the column (the runs stay), and upgrading again works."""
+    store_old_run(empty_url, "0006")
+    migrate(empty_url, "head")
+    db = open_database(empty_url, upgrade=False)
+    repo = Repository(db)
+    try:
+        assert [(c.camera_id, c.dropped) for c in repo.list_cameras("old")] == [("c1", None)]
+        repo.write_camera("old", "c2", None, make_tracklets("c2", n=2), frames=40, dropped=7)
+        assert {c.camera_id: c.dropped for c in repo.list_cameras("old")} == {"c1": None, "c2": 7}
+    finally:
+        db.close()
+    migrate(empty_url, "0006", down=True)
+    engine = create_db_engine(empty_url)
+    with engine.connect() as conn:
+        assert "dropped" not in {c["name"] for c in inspect(conn).get_columns("cameras")}
+        assert conn.execute(text("SELECT count(*) FROM cameras")).scalar_one() == 2
+    engine.dispose()
+    migrate(empty_url, "head")
+    db = open_database(empty_url, upgrade=False)
+    assert {c.camera_id: c.dropped for c in Repository(db).list_cameras("old")} == {"c1": None, "c2": None}
+    db.close()

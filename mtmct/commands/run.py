@@ -26,6 +26,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--embed-every-frame", action="store_true",
                    help="run ReID on every box of every frame (slower; the config's models.embed_every_frame), not "
                         "only where association needs it")
+    p.add_argument("--realtime", action="store_true",
+                   help="read every camera at its own pace, all at once (a file at its fps, as a live camera); a "
+                        "camera that cannot keep up drops frames, keeping the newest, and the counts are shown and "
+                        "stored")
     p.add_argument("--db", help="database URL (default $MTMCT_DB, else sqlite:///OUT/mtmct.db), e.g. "
                                 "postgresql+psycopg://user@host/db")
     p.add_argument("--run-id", help="id of this run in the database (default: the config's name); "
@@ -73,7 +77,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         result = run_cameras(config, args.out, ray_address=args.ray_address, max_frames=args.max_frames,
                              num_cpus=args.num_cpus, db=args.db, run_id=args.run_id, resume=args.resume,
-                             redo_changed=args.redo_changed, take_over=args.take_over, announce=interrupted)
+                             redo_changed=args.redo_changed, take_over=args.take_over, announce=interrupted,
+                             realtime=args.realtime)
     except RunInterrupted as stop:
         interrupted(stop)
         return stop.exit_code

@@ -26,6 +26,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--fps", type=float, help="override the source's frame rate")
     p.add_argument("--embed-every-frame", action="store_true",
                    help="run ReID on every box of every frame (slower), not only where association needs it")
+    p.add_argument("--realtime", action="store_true",
+                   help="read the source at its own pace (a file at its fps, as a live camera) and drop the frames "
+                        "tracking cannot keep up with, keeping the newest; the count is printed")
     p.set_defaults(run=run)
 
 
@@ -43,9 +46,10 @@ def run(args: argparse.Namespace) -> int:
     result = track(args.source, out=args.out, camera_id=args.camera_id, detector=args.detector, reid=args.reid,
                    det_file=args.det_file, motion_only=args.motion_only, conf=conf, classes=classes,
                    save_video=args.save_video, device=args.device, tracker=args.tracker, fps=args.fps,
-                   embed_every_frame=args.embed_every_frame)
+                   embed_every_frame=args.embed_every_frame, realtime=args.realtime)
     print(f"{result.frames} frames, {len(result.track_ids)} tracks, {len(result.rows)} boxes, {result.fps:.1f} frames/s"
-          + (f", ReID on {result.embedded / result.detections:.0%} of boxes" if result.detections else ""))
+          + (f", ReID on {result.embedded / result.detections:.0%} of boxes" if result.detections else "")
+          + (f", {result.dropped} frames dropped to keep up" if args.realtime else ""))
     print(f"tracks: {result.mot_file}")
     if result.video_file:
         print(f"video: {result.video_file}")
