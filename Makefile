@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 GPU    ?=
 OUT    ?= out/demo
 
-.PHONY: setup test test-fast demo lock clean browser
+.PHONY: setup test test-fast demo lock clean browser rtsp
 
 setup: $(STAMP)
 
@@ -20,7 +20,7 @@ $(STAMP): requirements.lock requirements-nodeps.lock requirements-gpu.lock pypro
 	$(PIP) install -q --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
-test: setup browser
+test: setup browser rtsp
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 # Deselects (never skips) what tests/conftest.py marks shared/postgres, and the slow tests; MTMCT_FAST=1 makes a
@@ -36,6 +36,17 @@ browser:
 	  echo "installing chromium and chromium-driver for the browser tests"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; \
 	else echo "browser tests will be skipped: install chromium and chromium-driver (Debian packages) to run them"; fi
+
+# The RTSP tests stream from GStreamer's RTSP server (tests/rtsp_server.py, run by the system python3); installed
+# here when missing and we may (root + apt).
+GST_RTSP := import gi; gi.require_version('GstRtspServer', '1.0'); from gi.repository import GstRtspServer
+rtsp:
+	@if /usr/bin/python3 -c "$(GST_RTSP)" 2>/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "installing gst-rtsp-server for the RTSP tests"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-gi \
+	    gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-good >/dev/null; \
+	else echo "RTSP tests will be skipped: install python3-gi, gir1.2-gst-rtsp-server-1.0 and gstreamer1.0-plugins-good"; fi
 
 demo: setup
 	$(VENV)/bin/mtmct demo --out $(OUT)

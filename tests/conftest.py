@@ -57,6 +57,18 @@ def shared_path(*parts: str) -> Path:
     return path
 
 
+def pets_frames(n: int) -> list:
+    """The first ``n`` frames of PETS09-S2L1 (480x360 BGR), decoded by OpenCV directly, not by the code under test:
+    real footage for tests that build their own clips, folders and streams."""
+    import cv2
+
+    cap = cv2.VideoCapture(str(shared_path("data", "pets09-s2l1", "video.avi")))
+    try:
+        return [cap.read()[1] for _ in range(n)]
+    finally:
+        cap.release()
+
+
 @pytest.fixture(scope="session")
 def shared() -> Path:
     return shared_path()

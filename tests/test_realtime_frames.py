@@ -17,7 +17,7 @@ import pytest
 from cameras.open_source import open_source
 from cameras.realtime_frames import RealtimeFrames
 from cameras.source import SourceError
-from conftest import shared_path
+from conftest import pets_frames, shared_path
 from test_source import MjpegServer
 
 FPS, N = 20.0, 40
@@ -25,10 +25,7 @@ FPS, N = 20.0, 40
 
 @pytest.fixture(scope="module")
 def images() -> list[np.ndarray]:
-    cap = cv2.VideoCapture(str(shared_path("data", "pets09-s2l1", "video.avi")))
-    out = [cap.read()[1] for _ in range(N)]
-    cap.release()
-    return out
+    return pets_frames(N)
 
 
 @pytest.fixture(scope="module")
