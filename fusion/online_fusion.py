@@ -1,0 +1,167 @@
+"""Global ids while the cameras are still running: fusion applied again as tracklets close, with stable ids.
+
+Offline, fusion sees every tracklet once and numbers the identities it finds. Live, tracklets close one by one and
+a user (a query, the dashboard) needs an id for each soon after it closes, and the same id tomorrow. So
+:class:`OnlineFusion` keeps every closed tracklet and, at each :meth:`~OnlineFusion.step`, fuses those that
+closed at least ``delay_s`` ago (the same rules and self-calibration as the offline run: :func:`fusion.fusion.fuse_report`)
+and reconciles the result with the ids already given:
+
+* a new group of tracklets none of which has an id gets the next id;
+* a group holding tracklets of one existing id keeps that id;
+* a group holding tracklets of several ids (later evidence joined two identities) keeps the oldest id, and each
+  other one is recorded as **merged** into it (:class:`IdChange`: old id, new id, when, why);
+* an id whose tracklets are now in several groups stays with the group holding most of them (ties: the earliest
+  tracklet); each tracklet moved elsewhere is recorded as **split** off to that group's id.
+
+Nothing is renumbered silently: applying the recorded changes, in order, to the ids as first given yields the
+current ids, and after the last step (every tracklet fused) the grouping is exactly the offline fusion's of the
+same tracklets. The delay bounds when a tracklet gets its id: at the first step at or after its close + ``delay_s``.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+
+from mtmct.core.config.fusion import FusionConfig
+from mtmct.core.tracklet import GlobalIdentity, Tracklet
+
+from fusion.topology import Topology
+
+Key = tuple[str, int]  # (camera_id, track_id)
+FuseFn = Callable[[Sequence[Tracklet]], list[GlobalIdentity]]
+
+MERGE, SPLIT = "merge", "split"
+
+
+@dataclass(frozen=True)
+class IdChange:
+    """One decision that changed an id given before. ``tracklet`` is None for a merge (the whole of ``old_id`` now
+    carries ``new_id``) and names the moved tracklet for a split."""
+
+    time: float  # stream time (s) of the step that decided it
+    old_id: int
+    new_id: int
+    reason: str  # MERGE or SPLIT
+    tracklet: Key | None = None
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """A tracklet's first id: given at stream time ``time``, ``delay`` seconds after the tracklet closed."""
+
+    tracklet: Key
+    global_id: int
+    time: float
+    delay: float
+
+
+class OnlineFusion:
+    """Incremental global ids with a history (see the module docstring).
+
+    Args:
+        topology: the camera set's topology, as for offline fusion.
+        config: its fusion config (None: the defaults).
+        delay_s: how long after a tracklet closes it waits before it takes part (and gets its id). Longer lets
+            the people it could be linked to close too (fewer merges later), at the price of later ids.
+        fuse: the grouping function (default: offline fusion with ``topology`` and ``config``).
+    """
+
+    def __init__(self, topology: Topology | None = None, config: FusionConfig | None = None, delay_s: float = 3.0,
+                 fuse: FuseFn | None = None) -> None:
+        if delay_s < 0:
+            raise ValueError(f"delay_s must be >= 0, got {delay_s}")
+        if fuse is None:
+            if topology is None:
+                raise ValueError("OnlineFusion needs a topology (or its own fuse function)")
+            from fusion.fusion import fuse_report
+
+            fuse = lambda tracklets: fuse_report(tracklets, topology, config)[0]  # noqa: E731
+        self.delay_s, self._fuse = delay_s, fuse
+        self._tracklets: dict[Key, Tracklet] = {}
+        self.ids: dict[Key, int] = {}  # the current id of every tracklet that has one
+        self.first: list[Assignment] = []  # each tracklet's first id, in the order given
+        self.history: list[IdChange] = []
+        self._next_id = 1
+        self.now = float("-inf")
+
+    def add(self, tracklets: Iterable[Tracklet]) -> None:
+        """Closed tracklets (a camera's emit); a key seen before replaces its tracklet (a longer piece of it)."""
+        for t in tracklets:
+            self._tracklets[t.key] = t
+
+    def step(self, now: float) -> list[IdChange]:
+        """Fuse every tracklet closed by ``now - delay_s`` (stream time, seconds) and reconcile the ids; returns
+        the changes to ids given before (new ids are in :attr:`first`). ``now`` never goes back."""
+        if now < self.now:
+            raise ValueError(f"step({now}) after step({self.now}): stream time never goes back")
+        self.now = now
+        # in key order (camera, track), so the last step groups exactly as offline fusion of the same sorted list
+        ready = sorted((t for t in self._tracklets.values() if t.end_time + self.delay_s <= now), key=lambda t: t.key)
+        if not ready:
+            return []
+        groups = [list(identity.members) for identity in self._fuse(ready)]
+        changes: list[IdChange] = []
+        # each existing id's home: the group holding most of its tracklets (ties: the one with its earliest)
+        start = {t.key: t.start_time for t in ready}
+        where: dict[Key, int] = {key: g for g, members in enumerate(groups) for key in members}
+        homes: dict[int, int] = {}
+        by_id: dict[int, list[Key]] = defaultdict(list)
+        for key, gid in self.ids.items():
+            if key in where:
+                by_id[gid].append(key)
+        for gid, keys in by_id.items():
+            counts = Counter(where[k] for k in keys)
+            homes[gid] = max(counts, key=lambda g: (counts[g], -min(start[k] for k in keys if where[k] == g)))
+        claims: dict[int, list[int]] = defaultdict(list)
+        for gid, g in homes.items():
+            claims[g].append(gid)
+        for g, members in enumerate(groups):
+            owners = sorted(claims.get(g, []))
+            if owners:
+                gid = owners[0]
+                for old in owners[1:]:  # later evidence joined these identities: the oldest id stays
+                    changes.append(IdChange(now, old, gid, MERGE))
+            else:
+                gid, self._next_id = self._next_id, self._next_id + 1
+            for key in sorted(members, key=lambda k: (start[k], k)):
+                old = self.ids.get(key)
+                if old is None:
+                    t = self._tracklets[key]
+                    self.first.append(Assignment(key, gid, now, now - t.end_time))
+                elif old != gid and old not in owners:  # moved away from its id's home group
+                    changes.append(IdChange(now, old, gid, SPLIT, key))
+                self.ids[key] = gid
+        self.history.extend(changes)
+        return changes
+
+    def finish(self) -> list[IdChange]:
+        """Fuse everything (the end of every stream): the grouping is then the offline fusion's."""
+        self.delay_s = 0.0
+        return self.step(max(self.now, max((t.end_time for t in self._tracklets.values()), default=self.now)))
+
+    def identities(self) -> list[GlobalIdentity]:
+        """The current identities, by id (members as the offline fusion lists them: by camera and track)."""
+        members: dict[int, list[Key]] = defaultdict(list)
+        for key, gid in self.ids.items():
+            members[gid].append(key)
+        return [GlobalIdentity(gid, sorted(keys)) for gid, keys in sorted(members.items())]
+
+
+def replay(first: Sequence[Assignment], history: Sequence[IdChange]) -> dict[Key, int]:
+    """The ids that the first assignments and the recorded changes add up to, in time order: what a reader of the
+    stored history computes, and what :attr:`OnlineFusion.ids` must equal."""
+    ids: dict[Key, int] = {}
+    events = sorted([(a.time, 0, i, a) for i, a in enumerate(first)] + [(c.time, 1, i, c) for i, c in enumerate(history)],
+                    key=lambda e: e[:3])
+    for _, kind, _, event in events:
+        if kind == 0:
+            ids[event.tracklet] = event.global_id
+        elif event.reason == MERGE:
+            for key, gid in ids.items():
+                if gid == event.old_id:
+                    ids[key] = event.new_id
+        else:
+            ids[event.tracklet] = event.new_id
+    return ids
