@@ -22,39 +22,16 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
 
 from mtmct.core.config.fusion import FusionConfig
+from mtmct.core.id_history import MERGE, SPLIT, Assignment, IdChange, Key, replay
 from mtmct.core.tracklet import GlobalIdentity, Tracklet
 
 from fusion.topology import Topology
 
-Key = tuple[str, int]  # (camera_id, track_id)
+__all__ = ["MERGE", "SPLIT", "Assignment", "IdChange", "OnlineFusion", "replay"]
+
 FuseFn = Callable[[Sequence[Tracklet]], list[GlobalIdentity]]
-
-MERGE, SPLIT = "merge", "split"
-
-
-@dataclass(frozen=True)
-class IdChange:
-    """One decision that changed an id given before. ``tracklet`` is None for a merge (the whole of ``old_id`` now
-    carries ``new_id``) and names the moved tracklet for a split."""
-
-    time: float  # stream time (s) of the step that decided it
-    old_id: int
-    new_id: int
-    reason: str  # MERGE or SPLIT
-    tracklet: Key | None = None
-
-
-@dataclass(frozen=True)
-class Assignment:
-    """A tracklet's first id: given at stream time ``time``, ``delay`` seconds after the tracklet closed."""
-
-    tracklet: Key
-    global_id: int
-    time: float
-    delay: float
 
 
 class OnlineFusion:
@@ -147,21 +124,3 @@ class OnlineFusion:
         for key, gid in self.ids.items():
             members[gid].append(key)
         return [GlobalIdentity(gid, sorted(keys)) for gid, keys in sorted(members.items())]
-
-
-def replay(first: Sequence[Assignment], history: Sequence[IdChange]) -> dict[Key, int]:
-    """The ids that the first assignments and the recorded changes add up to, in time order: what a reader of the
-    stored history computes, and what :attr:`OnlineFusion.ids` must equal."""
-    ids: dict[Key, int] = {}
-    events = sorted([(a.time, 0, i, a) for i, a in enumerate(first)] + [(c.time, 1, i, c) for i, c in enumerate(history)],
-                    key=lambda e: e[:3])
-    for _, kind, _, event in events:
-        if kind == 0:
-            ids[event.tracklet] = event.global_id
-        elif event.reason == MERGE:
-            for key, gid in ids.items():
-                if gid == event.old_id:
-                    ids[key] = event.new_id
-        else:
-            ids[event.tracklet] = event.new_id
-    return ids

@@ -27,12 +27,13 @@ from sqlalchemy.sql import ColumnElement
 from mtmct.core.camera_config import CameraSetConfig, load_camera_config
 from mtmct.core.errors import MtmctError
 from mtmct.core.fusion_report import FusionReport
+from mtmct.core.id_history import MERGE, SPLIT, Assignment, IdChange
 from mtmct.core.secrets import mask_secrets
 from mtmct.core.tracklet import GlobalIdentity, Tracklet
 from storage import bulk, run_lease
 from storage.engine import Database
-from storage.schema import (FAILED, FINISHED, PARTIAL, PENDING, RUNNING, Box, Camera, Identity, ReidModel, Run,
-                            TrackletCrop, TrackletRow, WorldPoint)
+from storage.schema import (FAILED, FINISHED, PARTIAL, PENDING, RUNNING, Box, Camera, IdDecision, Identity, ReidModel,
+                            Run, TrackletCrop, TrackletRow, WorldPoint)
 
 log = logging.getLogger(__name__)
 
@@ -284,6 +285,42 @@ class Repository:
             self._fence(conn, run_id)
             self._require_run(conn, run_id)
             _store_identities(conn, run_id, identities, text, points)
+
+    def append_id_decisions(self, run_id: str, assignments: Sequence[Assignment], changes: Sequence[IdChange]
+                            ) -> None:
+        """Add one online-fusion step's decisions to the run's id history, in one transaction: the new first ids,
+        then the changes (the order :func:`mtmct.core.id_history.replay` applies them in)."""
+        bad = [c for c in changes if c.reason not in (MERGE, SPLIT) or (c.reason == SPLIT) != (c.tracklet is not None)]
+        if bad:
+            raise ValueError(f"id changes must be merges (no tracklet) or splits (a tracklet), got {bad[:2]}")
+        now = datetime.now(timezone.utc)
+        rows = [dict(time=a.time, reason="assign", old_id=None, new_id=a.global_id, camera_id=a.tracklet[0],
+                     track_id=a.tracklet[1], delay=a.delay) for a in assignments]
+        rows += [dict(time=c.time, reason=c.reason, old_id=c.old_id, new_id=c.new_id, delay=None,
+                      camera_id=None if c.tracklet is None else c.tracklet[0],
+                      track_id=None if c.tracklet is None else c.tracklet[1]) for c in changes]
+        if not rows:
+            return
+        with self.db.write() as conn:
+            self._fence(conn, run_id)
+            self._require_run(conn, run_id)
+            d = IdDecision
+            start = conn.execute(select(func.coalesce(func.max(d.seq), 0)).where(d.run_id == run_id)).scalar_one()
+            conn.execute(insert(IdDecision), [dict(row, run_id=run_id, seq=start + i + 1, decided_at=now)
+                                              for i, row in enumerate(rows)])
+
+    def id_decisions(self, run_id: str) -> tuple[list[Assignment], list[IdChange]]:
+        """The run's id history: (first ids, later changes), each in the order decided; empty for offline runs."""
+        d = IdDecision
+        with self.db.read() as conn:
+            self._require_run(conn, run_id)
+            rows = conn.execute(select(d.time, d.reason, d.old_id, d.new_id, d.camera_id, d.track_id, d.delay)
+                                .where(d.run_id == run_id).order_by(d.seq)).all()
+        first = [Assignment((r.camera_id, r.track_id), r.new_id, r.time, r.delay) for r in rows if r.reason == "assign"]
+        changes = [IdChange(r.time, r.old_id, r.new_id, r.reason,
+                            None if r.camera_id is None else (r.camera_id, r.track_id))
+                   for r in rows if r.reason != "assign"]
+        return first, changes
 
     def write_adaptation(self, run_id: str, name: str, archive: bytes, report: dict,
                          embeddings: Mapping[tuple[str, int], np.ndarray], identities: Iterable[GlobalIdentity],

@@ -175,6 +175,26 @@ class Identity(Base):
     last_time: Mapped[float | None] = mapped_column(Double)
 
 
+class IdDecision(Base):
+    """One live id decision (revision 0008; :mod:`fusion.online_fusion`): a tracklet's first id (``assign``, with
+    ``delay``, seconds from its close), an identity merged into an older one (``merge``: every tracklet of
+    ``old_id`` now carries ``new_id``), or a tracklet split off to another id (``split``). Replayed in ``seq``
+    order (:func:`mtmct.core.id_history.replay`) they give the run's current ids, so no id changes without a
+    record. ``time``: stream seconds of the fusion step that decided it; ``decided_at``: the wall clock."""
+
+    __tablename__ = "id_decisions"
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    time: Mapped[float] = mapped_column(Double)
+    reason: Mapped[str] = mapped_column(String(16))
+    old_id: Mapped[int | None] = mapped_column(Integer)
+    new_id: Mapped[int] = mapped_column(Integer)
+    camera_id: Mapped[str | None] = mapped_column(String(200))
+    track_id: Mapped[int | None] = mapped_column(Integer)
+    delay: Mapped[float | None] = mapped_column(Double)
+    decided_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
 class WorldPoint(Base):
     """One global identity's ground position at one frame of the run's reference clock (revision 0005): the rows
     ``mtmct run`` writes to mtmct_world.txt (views fused, wrong sightings gated out, duplicates suppressed), kept so

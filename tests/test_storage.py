@@ -576,3 +576,43 @@ def test_dropped_frames_upgrade_from_0006_and_downgrade(empty_url):
     db = open_database(empty_url, upgrade=False)
     assert {c.camera_id: c.dropped for c in Repository(db).list_cameras("old")} == {"c1": None, "c2": None}
     db.close()
+
+
+def test_id_history_is_stored_in_steps_and_replays_to_the_online_ids(repo):
+    """A live run's id decisions (fusion/online_fusion.py on a scripted grouping: two ids, a merge, a split), stored
+    one step per transaction, read back equal and replay to the online fusion's current ids; an offline run has
+    none, and a change that is neither a merge nor a split is refused before anything is written."""
+    from fusion.online_fusion import MERGE, IdChange, OnlineFusion, replay
+
+    a, b, c = ("c1", 1), ("c1", 3), ("c2", 2)
+    script = [[[a], [b]], [[a, b, c]], [[a, c], [b]]]
+    online = OnlineFusion(fuse=lambda ts: [GlobalIdentity(i + 1, g) for i, g in enumerate(script.pop(0))], delay_s=0)
+    tracks = store_run(repo, "live")
+    by_key = {t.key: t for ts in tracks.values() for t in ts}
+    online.add([by_key[a], by_key[b]])
+    stored_first = 0
+    for now, more in ((100.0, [c]), (101.0, []), (102.0, [])):
+        changes = online.step(now)
+        repo.append_id_decisions("live", online.first[stored_first:], changes)
+        stored_first = len(online.first)
+        online.add([by_key[k] for k in more])
+    first, history = repo.id_decisions("live")
+    assert (first, history) == (online.first, online.history)
+    assert [ch.reason for ch in history] == [MERGE, "split"] and replay(first, history) == online.ids
+    store_run(repo, "offline")
+    assert repo.id_decisions("offline") == ([], [])
+    with pytest.raises(ValueError, match="merges"):
+        repo.append_id_decisions("live", [], [IdChange(103.0, 1, 2, "renumber")])
+    assert repo.id_decisions("live") == (first, history)
+
+
+def test_id_decisions_upgrade_from_0007_and_downgrade(empty_url):
+    """Revision 0008 adds id_decisions: a run stored at 0007 has no history; downgrading drops only the table."""
+    store_old_run(empty_url, "0007")
+    migrate(empty_url, "head")
+    db = open_database(empty_url, upgrade=False)
+    try:
+        assert Repository(db).id_decisions("old") == ([], [])
+    finally:
+        db.close()
+    downgrade_drops(empty_url, "0007", "id_decisions")
