@@ -83,12 +83,27 @@ class CameraWorker:
         self._lock = threading.Lock()
         self._done, self._total = 0, None
         self._paced: Any = None  # the RealtimeFrames being read, for its drop count
+        self._sink: TrackletSink | None = None
+        self._taken = 0  # the sink's tracklets take_tracklets() handed out
+        self._fps: float | None = None
 
     def progress(self) -> tuple[int, int | None, int]:
         """(source frames passed, processed or dropped; frames expected, None for live sources; frames dropped to
         keep up with real time); safe to call while ``run`` works."""
         with self._lock:
             return self._done, self._total, 0 if self._paced is None else self._paced.dropped
+
+    def take_tracklets(self) -> tuple[list[Tracklet], float | None]:
+        """(tracklets closed since the last call, the camera's present in seconds on the shared clock; None before
+        its first frame): what a live run fuses while the camera works. Safe to call while ``run`` works."""
+        with self._lock:
+            sink, done, fps = self._sink, self._done, self._fps
+            if sink is None:
+                return [], None
+            new = sink.tracklets[self._taken:]
+            self._taken += len(new)
+        now = None if not done or not fps else self.camera.clock_offset + (done - 1) / fps
+        return new, now
 
     def run(self) -> CameraResult:
         """Process the whole source; never raises (errors are reported in the result)."""
@@ -129,6 +144,7 @@ class CameraWorker:
             else:
                 source = open_source(self.camera.source, fps=self.camera.fps)  # first: a missing source fails fast
                 frames, total = source, source.frame_count
+                self._fps = source.fps
                 if self.realtime:
                     frames = self._paced = RealtimeFrames(source, limit=self.max_frames)
             with self._lock:
@@ -144,6 +160,8 @@ class CameraWorker:
             reid = None if motion_only else load_embedder(m.reid, device=m.device, threads=self.threads)
             mot = MotWriter(self.out_dir / f"{self.camera.id}.txt", keep_rows=False)
             tracklet_sink = TrackletSink(builder)
+            with self._lock:
+                self._sink = tracklet_sink
             loop = run_camera_loop(frames, detect, tracker, [mot, tracklet_sink],
                                    embedder=reid, total=total, max_frames=self.max_frames,
                                    name=self.camera.id, progress=False, on_frame=self._frame_done,
@@ -197,7 +215,9 @@ def pool_slots(num_cpus: float = 1) -> int:
 def run_camera_actors(workers: Sequence[dict[str, Any]], slots: int | None = None, num_cpus: float = 1,
                       progress: bool = True, poll_s: float = 0.25,
                       on_result: Callable[[CameraResult], None] | None = None,
-                      stop: threading.Event | None = None) -> list[CameraResult]:
+                      stop: threading.Event | None = None,
+                      on_tracklets: Callable[[str, list[Tracklet], float | None], None] | None = None,
+                      ) -> list[CameraResult]:
     """Run one camera per item of ``workers`` (:class:`CameraWorker` arguments) as Ray actors, at most ``slots``
     at a time (default :func:`pool_slots`); results in the workers' order.
 
@@ -209,7 +229,9 @@ def run_camera_actors(workers: Sequence[dict[str, Any]], slots: int | None = Non
     the cameras already done). When ``stop`` is set the pool kills its running actors within ``poll_s`` and
     returns the results it has (the cameras not finished are left out); an exception (KeyboardInterrupt) kills
     them too. Progress: one tqdm line for the pool ("2 running, 5 queued, 1 done") and, up to
-    :data:`MAX_BARS` cameras, one bar per camera that says "queued" until the camera starts.
+    :data:`MAX_BARS` cameras, one bar per camera that says "queued" until the camera starts. ``on_tracklets``
+    (a live run) sees each running camera's newly closed tracklets and its present, every poll (camera id,
+    tracklets, seconds); a camera's last ones come with its result.
     """
     import ray
 
@@ -222,6 +244,7 @@ def run_camera_actors(workers: Sequence[dict[str, Any]], slots: int | None = Non
     queue = deque(range(len(workers)))
     running: dict[Any, tuple[int, Any]] = {}  # run() ref -> (camera index, actor)
     polls: dict[int, Any] = {}  # camera index -> pending progress() ref
+    takes: dict[int, Any] = {}  # camera index -> pending take_tracklets() ref
     results: dict[int, CameraResult] = {}
     try:
         while queue or running:
@@ -242,12 +265,15 @@ def run_camera_actors(workers: Sequence[dict[str, Any]], slots: int | None = Non
                 i, actor = running.pop(ref)
                 results[i] = _result(ref, cameras[i])
                 polls.pop(i, None)
+                takes.pop(i, None)
                 ray.kill(actor, no_restart=True)  # its CPU is free now, for the next queued camera
                 view.finished(i, results[i].frames + results[i].dropped)
                 if on_result is not None:
                     on_result(results[i])
             if progress:
                 _poll_progress(running, polls, view)
+            if on_tracklets is not None:
+                _poll_tracklets(running, takes, cameras, on_tracklets)
     finally:
         for _, actor in running.values():
             ray.kill(actor, no_restart=True)
@@ -323,6 +349,25 @@ def _poll_progress(running: dict[Any, tuple[int, Any]], polls: dict[int, Any], v
     for i, actor in running.values():
         if i not in polls:
             polls[i] = actor.progress.remote()
+
+
+def _poll_tracklets(running: dict[Any, tuple[int, Any]], takes: dict[int, Any], cameras: Sequence[str],
+                    on_tracklets: Callable[[str, list[Tracklet], float | None], None]) -> None:
+    """Hand the ``take_tracklets()`` answers that are in to ``on_tracklets``, without waiting, and ask again."""
+    import ray
+
+    if takes:
+        done, _ = ray.wait(list(takes.values()), num_returns=len(takes), timeout=0)
+        for i in [i for i, ref in takes.items() if ref in done]:
+            ref = takes.pop(i)
+            try:
+                new, now = ray.get(ref)
+            except ray.exceptions.RayError:  # the actor died; its run() result says so
+                continue
+            on_tracklets(cameras[i], new, now)
+    for i, actor in running.values():
+        if i not in takes:
+            takes[i] = actor.take_tracklets.remote()
 
 
 def _result(ref: Any, name: str) -> CameraResult:

@@ -41,6 +41,7 @@ from mtmct.core.errors import MtmctError
 from mtmct.core.fusion_report import FusionReport
 from mtmct.core.secrets import mask_secrets
 from mtmct.core.tracklet import GlobalIdentity, Tracklet
+from mtmct.live_ids import DEFAULT_DELAY_S, LiveIds
 from mtmct.ray_session import start_ray, stop_ray
 from mtmct.world_trajectories import WORLD_FILE, world_table, write_world
 from storage import Repository, open_database, resolve_url
@@ -179,7 +180,8 @@ class _SignalStop:
 
 
 def _run_pool(workers: list[dict], stop: _SignalStop, ray_address: str | None, num_cpus: int | None,
-              progress: bool, store: Callable[[CameraResult], None], realtime: bool = False) -> list[CameraResult]:
+              progress: bool, store: Callable[[CameraResult], None], realtime: bool = False,
+              on_tracklets: Callable[[str, list[Tracklet], float | None], None] | None = None) -> list[CameraResult]:
     """The camera stage on Ray: start (or join) Ray, run the pool, shut down what this call started. A signal
     anywhere in here is deferred to the end, so Ray is never left half started or half stopped. In real time
     every camera runs at once (a share of the CPUs each when there are more cameras than CPUs): a camera queued
@@ -198,7 +200,8 @@ def _run_pool(workers: list[dict], stop: _SignalStop, ray_address: str | None, n
 
                 cpus = float(ray.cluster_resources().get("CPU", 1))
                 pool = dict(slots=len(workers), num_cpus=min(1.0, cpus / len(workers)))
-            results = run_camera_actors(workers, progress=progress, on_result=store, stop=stop.event, **pool)
+            results = run_camera_actors(workers, progress=progress, on_result=store, stop=stop.event,
+                                        on_tracklets=on_tracklets, **pool)
         stop.check()
         return results
     finally:
@@ -252,6 +255,8 @@ def run_cameras(
     take_over: bool = False,
     announce: Callable[[RunInterrupted], None] | None = None,
     realtime: bool = False,
+    live: bool = False,
+    live_delay_s: float = DEFAULT_DELAY_S,
 ) -> RunResult:
     """Track every camera (a pool of Ray actors unless ``use_ray`` is False), fuse, store and write the outputs.
 
@@ -265,17 +270,23 @@ def run_cameras(
     signal exits the process with the signal's code, after calling ``announce`` (the CLI's one line) if given.
     ``realtime`` reads every camera at its own pace, all at once, each dropping the frames it cannot keep up with
     (:mod:`cameras.realtime_frames`; counted per camera and stored); without Ray the cameras run one after
-    another, each in real time.
+    another, each in real time. ``live`` gives global ids while the cameras work (:mod:`mtmct.live_ids`: stored
+    as they are decided, ``live_delay_s`` after each tracklet closes, with their history); it needs Ray and a new
+    run (not ``resume``).
     """
+    if live and (resume or not use_ray):
+        raise MtmctError("--live needs a new run on Ray: it cannot --resume (yet), nor run without Ray")
+    if live and not live_delay_s >= 0:
+        raise MtmctError(f"--live-delay must be 0 or more seconds, got {live_delay_s}")
     with _SignalStop(install=handle_signals, announce=announce) as stop:
         return _run(config, out, ray_address, progress, max_frames, use_ray, num_cpus, db, run_id, resume, stop,
-                    redo_changed, take_over, realtime)
+                    redo_changed, take_over, realtime, live_delay_s if live else None)
 
 
 def _run(config: str | Path | CameraSetConfig, out: str | Path, ray_address: str | None, progress: bool,
          max_frames: int | None, use_ray: bool, num_cpus: int | None, db: str | None, run_id: str | None,
          resume: bool, stop: _SignalStop, redo_changed: bool = False, take_over: bool = False,
-         realtime: bool = False) -> RunResult:
+         realtime: bool = False, live_delay_s: float | None = None) -> RunResult:
     cfg = config if isinstance(config, CameraSetConfig) else load_camera_config(config)  # all checked here
     run_id = check_run_id(cfg.name if run_id is None else run_id)
     topology = Topology.from_config(cfg)
@@ -285,13 +296,13 @@ def _run(config: str | Path | CameraSetConfig, out: str | Path, ray_address: str
     # a lease left by a stop half way through taking it names this process: the next run finds it gone
     with repo.hold(run_id, take_over=take_over):
         return _run_held(cfg, run_id, topology, out, url, repo, ray_address, progress, max_frames, use_ray,
-                         num_cpus, resume, stop, redo_changed, realtime)
+                         num_cpus, resume, stop, redo_changed, realtime, live_delay_s)
 
 
 def _run_held(cfg: CameraSetConfig, run_id: str, topology: Topology, out: Path, url: str, repo: Repository,
               ray_address: str | None, progress: bool, max_frames: int | None, use_ray: bool,
               num_cpus: int | None, resume: bool, stop: _SignalStop, redo_changed: bool,
-              realtime: bool = False) -> RunResult:
+              realtime: bool = False, live_delay_s: float | None = None) -> RunResult:
     """The run, while this process is ``run_id``'s only writer."""
     if resume and not repo.list_runs(run_id):
         raise MtmctError(f"--resume: unknown run id '{run_id}' (nothing to resume; drop --resume to start it)")
@@ -318,6 +329,7 @@ def _run_held(cfg: CameraSetConfig, run_id: str, topology: Topology, out: Path, 
     workers = [dict(camera_cfg=cam, models_cfg=cfg.models, tracker_cfg=tracker, out_dir=cam_dir, threads=1,
                     max_frames=max_frames, builder=cfg.tracklets.model_dump(), realtime=realtime) for cam in todo]
     stored_now: list[str] = []
+    live = None if live_delay_s is None else LiveIds(repo, run_id, topology, cfg.fusion, live_delay_s)
     stop.describe = lambda signum: RunInterrupted(signum, run_id, len(kept) + len(stored_now), len(cfg.cameras))
 
     def store(res: CameraResult) -> None:
@@ -336,12 +348,15 @@ def _run_held(cfg: CameraSetConfig, run_id: str, topology: Topology, out: Path, 
                                  "; fix it and finish with --resume") from error
             if not res.error:
                 stored_now.append(res.camera_id)
+            if live is not None:
+                live.finished(res.camera_id, res.tracklets)
         if res.error:
             log.info("camera %s failed: %s", res.camera_id, res.error)
 
     results: list[CameraResult] = []
     if use_ray and workers:
-        results = _run_pool(workers, stop, ray_address, num_cpus, progress, store, realtime)
+        results = _run_pool(workers, stop, ray_address, num_cpus, progress, store, realtime,
+                            None if live is None else live.tracklets)
     else:
         for w in workers:
             results.append(CameraWorker(**w).run())
@@ -354,7 +369,11 @@ def _run_held(cfg: CameraSetConfig, run_id: str, topology: Topology, out: Path, 
     # one order whatever path produced them, so a resumed run fuses exactly like an uninterrupted one
     tracklets = sorted((t for res in results for t in res.tracklets), key=lambda t: (order[t.camera_id], t.track_id))
     t0 = time.perf_counter()
+    if live is not None:  # the order online fusion fuses in, so its last step's grouping is this one
+        tracklets.sort(key=lambda t: t.key)
     identities, report = fuse_report(tracklets, topology, cfg.fusion)
+    if live is not None:  # the same grouping, numbered as the ids were given live
+        identities = live.finish(tracklets)
     fusion_s = time.perf_counter() - t0
     # on the clocks fusion used (its estimated offsets, when asked): the views' sightings of one moment meet
     world = world_table(tracklets, clock_offsets=report.clock_offsets)

@@ -233,14 +233,15 @@ class Repository:
 
     def write_camera(self, run_id: str, camera_id: str, boxes_rows: np.ndarray | Iterable[Sequence[float]] | None,
                      tracklets: Sequence[Tracklet], frames: int | None = None, error: str | None = None,
-                     mot_file: bytes | None = None, dropped: int = 0) -> None:
+                     mot_file: bytes | None = None, dropped: int = 0, running: bool = False) -> None:
         """Store one camera's boxes and tracklets in one transaction, replacing what it had.
 
         ``boxes_rows``: :data:`storage.bulk.BOX_DTYPE` rows (every box the tracker wrote, tracklet or not), or
         None to store the tracklets' own boxes. ``error`` marks the camera failed (its partial output is kept,
         but :meth:`stored_cameras` leaves it out so ``--resume`` runs it again). ``mot_file``: the camera's MOT file
         as written, kept (compressed) so a resume can write it again (:meth:`camera_mot_file`). ``dropped``: source
-        frames skipped to keep up with real time.
+        frames skipped to keep up with real time. ``running``: what a live run stored of a camera still at work
+        (status ``running``: not finished, so ``--resume`` runs it again).
         """
         boxes = boxes_from_tracklets(tracklets) if boxes_rows is None else bulk.as_boxes(boxes_rows)
         wrong = [t.key for t in tracklets if t.camera_id != camera_id]
@@ -262,7 +263,7 @@ class Repository:
             conn.execute(delete(Camera).where(Camera.run_id == run_id, Camera.camera_id == camera_id))
             conn.execute(insert(Camera).values(
                 run_id=run_id, camera_id=camera_id, source=old.source if old else None, fps=old.fps if old else None,
-                frames=frames, dropped=dropped, status=FAILED if error else FINISHED, error=error,
+                frames=frames, dropped=dropped, status=FAILED if error else RUNNING if running else FINISHED, error=error,
                 mot_file=None if mot_file is None else zlib.compress(mot_file, 6)))
             bulk.insert_boxes(conn, run_id, camera_id, boxes)
             bulk.insert_rows(conn, "tracklets", _TRACKLET_COLUMNS, (_tracklet_row(run_id, t) for t in tracklets),

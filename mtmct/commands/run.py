@@ -30,6 +30,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="read every camera at its own pace, all at once (a file at its fps, as a live camera); a "
                         "camera that cannot keep up drops frames, keeping the newest, and the counts are shown and "
                         "stored")
+    p.add_argument("--live", action="store_true",
+                   help="give global ids while the cameras work: each tracklet stored as it closes, its id --live-delay "
+                        "seconds later, every id decision (merges, splits) stored as history")
+    p.add_argument("--live-delay", type=float, default=3.0, metavar="S",
+                   help="seconds after a tracklet closes before it is fused (--live; default 3)")
     p.add_argument("--db", help="database URL (default $MTMCT_DB, else sqlite:///OUT/mtmct.db), e.g. "
                                 "postgresql+psycopg://user@host/db")
     p.add_argument("--run-id", help="id of this run in the database (default: the config's name); "
@@ -78,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
         result = run_cameras(config, args.out, ray_address=args.ray_address, max_frames=args.max_frames,
                              num_cpus=args.num_cpus, db=args.db, run_id=args.run_id, resume=args.resume,
                              redo_changed=args.redo_changed, take_over=args.take_over, announce=interrupted,
-                             realtime=args.realtime)
+                             realtime=args.realtime, live=args.live, live_delay_s=args.live_delay)
     except RunInterrupted as stop:
         interrupted(stop)
         return stop.exit_code
