@@ -306,6 +306,9 @@ def _run_held(cfg: CameraSetConfig, run_id: str, topology: Topology, out: Path, 
     """The run, while this process is ``run_id``'s only writer."""
     if resume and not repo.list_runs(run_id):
         raise MtmctError(f"--resume: unknown run id '{run_id}' (nothing to resume; drop --resume to start it)")
+    if resume and repo.id_decisions(run_id)[0]:  # offline fusion would renumber the ids its history gave
+        raise MtmctError(f"--resume: run '{run_id}' was live (its ids have a stored history); resuming a live run is "
+                         "not supported yet: run it again under another --run-id")
     changed = changed_cameras(repo, run_id, cfg) if resume else []
     if changed and not redo_changed:
         raise MtmctError(f"--resume: camera{'s' if len(changed) > 1 else ''} {', '.join(changed)} of run '{run_id}' "

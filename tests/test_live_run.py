@@ -12,11 +12,16 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+import pytest
+
 from conftest import shared_path
 from fusion.fusion import fuse
 from fusion.online_fusion import replay
 from fusion.topology import Topology
 from mtmct.core.camera_config import load_camera_config
+from mtmct.core.errors import MtmctError
+from mtmct.core.id_history import Assignment
+from mtmct.pipeline import run_cameras
 from storage import Repository, open_database
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -60,3 +65,18 @@ def test_live_run_shows_ids_across_cameras_before_the_footage_ends(tmp_path: Pat
     for key, gid in stored.items():
         live_groups.setdefault(gid, []).append(key)
     assert sorted(sorted(g) for g in live_groups.values()) == sorted(sorted(i.members) for i in offline)
+
+
+def test_resuming_a_live_run_is_refused_in_one_line(tmp_path: Path) -> None:
+    """A live run's ids have a history; an offline --resume would renumber them, so it is refused before any work."""
+    shared_path("data", "mtmc-pets09-overlap")
+    url = f"sqlite:///{tmp_path / 'live.db'}"
+    cfg = load_camera_config(CONFIG)
+    repo = Repository(open_database(url))
+    repo.start_run("live", "name: live\ncameras: []\n", cfg.name, [c.id for c in cfg.cameras])
+    repo.append_id_decisions("live", [Assignment(("c1", 1), 1, 5.0, 3.0)], [])
+    with pytest.raises(MtmctError, match="was live") as excinfo:
+        run_cameras(cfg, tmp_path / "out", db=url, run_id="live", resume=True, use_ray=False, progress=False,
+                    handle_signals=False)
+    assert "\n" not in str(excinfo.value)
+    assert [c.status for c in repo.list_cameras("live")] == ["pending", "pending"]  # nothing was run
