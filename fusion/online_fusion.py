@@ -42,7 +42,8 @@ class OnlineFusion:
         config: its fusion config (None: the defaults).
         delay_s: how long after a tracklet closes it waits before it takes part (and gets its id). Longer lets
             the people it could be linked to close too (fewer merges later), at the price of later ids.
-        fuse: the grouping function (default: offline fusion with ``topology`` and ``config``).
+        fuse: the grouping function (default: offline fusion with ``topology`` and ``config``); a function of the
+            tracklets alone, since a step with nothing newly ready does not call it again.
     """
 
     def __init__(self, topology: Topology | None = None, config: FusionConfig | None = None, delay_s: float = 3.0,
@@ -62,6 +63,7 @@ class OnlineFusion:
         self.history: list[IdChange] = []
         self._next_id = 1
         self.now = float("-inf")
+        self._fused: list[tuple[Key, float]] = []  # what the last step fused (key, close), to skip repeats
 
     def add(self, tracklets: Iterable[Tracklet]) -> None:
         """Closed tracklets (a camera's emit); a key seen before replaces its tracklet (a longer piece of it)."""
@@ -76,8 +78,10 @@ class OnlineFusion:
         self.now = now
         # in key order (camera, track), so the last step groups exactly as offline fusion of the same sorted list
         ready = sorted((t for t in self._tracklets.values() if t.end_time + self.delay_s <= now), key=lambda t: t.key)
-        if not ready:
+        fused = [(t.key, t.end_time) for t in ready]
+        if not ready or fused == self._fused:  # nothing new is ready: fusion would group the same way again
             return []
+        self._fused = fused
         groups = [list(identity.members) for identity in self._fuse(ready)]
         changes: list[IdChange] = []
         # each existing id's home: the group holding most of its tracklets (ties: the one with its earliest)

@@ -584,14 +584,14 @@ def test_id_history_is_stored_in_steps_and_replays_to_the_online_ids(repo):
     none, and a change that is neither a merge nor a split is refused before anything is written."""
     from fusion.online_fusion import MERGE, IdChange, OnlineFusion, replay
 
-    a, b, c = ("c1", 1), ("c1", 3), ("c2", 2)
-    script = [[[a], [b]], [[a, b, c]], [[a, c], [b]]]
+    a, b, c, d = ("c1", 1), ("c1", 3), ("c2", 2), ("c2", 4)
+    script = [[[a], [b]], [[a, b, c]], [[a, c], [b, d]]]
     online = OnlineFusion(fuse=lambda ts: [GlobalIdentity(i + 1, g) for i, g in enumerate(script.pop(0))], delay_s=0)
     tracks = store_run(repo, "live")
     by_key = {t.key: t for ts in tracks.values() for t in ts}
     online.add([by_key[a], by_key[b]])
     stored_first = 0
-    for now, more in ((100.0, [c]), (101.0, []), (102.0, [])):
+    for now, more in ((100.0, [c]), (101.0, [d]), (102.0, [])):
         changes = online.step(now)
         repo.append_id_decisions("live", online.first[stored_first:], changes)
         stored_first = len(online.first)
