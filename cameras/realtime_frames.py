@@ -37,16 +37,15 @@ class RealtimeFrames:
             seconds of extra delay.
         limit: read only the source's first ``limit`` frames (a run's ``max_frames``: the first N of the footage,
             each processed or dropped), None for all.
-        clock: the time function (seconds); tests may pass their own.
 
     A source error (a stream lost for good, a truncated file) is raised to the consumer after the frames read
     before it, as the plain source would.
     """
 
-    def __init__(self, source: Source, buffer: int = 1, limit: int | None = None, clock=time.monotonic) -> None:
+    def __init__(self, source: Source, buffer: int = 1, limit: int | None = None) -> None:
         if buffer < 1 or (limit is not None and limit < 1):
             raise ValueError(f"need buffer >= 1 frame and limit None or >= 1, got {buffer} and {limit}")
-        self.source, self.buffer, self.limit, self._clock = source, buffer, limit, clock
+        self.source, self.buffer, self.limit = source, buffer, limit
         self.paced = source.frame_count is not None
         self.dropped = 0  # frames the consumer never saw
         self.read = 0  # frames the source delivered
@@ -71,13 +70,13 @@ class RealtimeFrames:
         return self.source.name
 
     def _reader(self) -> None:
-        start = self._clock()
+        start = time.monotonic()
         try:
             for frame in itertools.islice(self.source, self.limit):
                 if self._stop.is_set():
                     return
                 if self.paced:  # release the frame at its timestamp, as the camera would have
-                    wait = start + frame.timestamp - self._clock()
+                    wait = start + frame.timestamp - time.monotonic()
                     if wait > 0 and self._stop.wait(wait):
                         return
                 with self._ready:

@@ -61,13 +61,9 @@ class LiveIds:
         self._step(identities_changed=True)  # storing the camera cleared its tracklets' ids
 
     def _step(self, identities_changed: bool) -> None:
+        # the slowest running camera's present; with none running nothing bounds it (the final step fuses the rest)
         now = min(self._present.values(), default=math.inf)
-        if math.isinf(now):  # no camera running: nothing bounds the present (the final step fuses the rest)
-            now = self.online.now
-        if now > self.online.now:
-            changes = self.online.step(now)
-        else:
-            changes = []
+        changes = self.online.step(now) if math.isfinite(now) and now > self.online.now else []
         first = self.online.first[self._stored_first:]
         if first or changes:
             self.repo.append_id_decisions(self.run_id, first, changes)

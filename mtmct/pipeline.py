@@ -256,7 +256,7 @@ def run_cameras(
     announce: Callable[[RunInterrupted], None] | None = None,
     realtime: bool = False,
     live: bool = False,
-    live_delay_s: float = DEFAULT_DELAY_S,
+    live_delay_s: float | None = None,
 ) -> RunResult:
     """Track every camera (a pool of Ray actors unless ``use_ray`` is False), fuse, store and write the outputs.
 
@@ -271,11 +271,12 @@ def run_cameras(
     ``realtime`` reads every camera at its own pace, all at once, each dropping the frames it cannot keep up with
     (:mod:`cameras.realtime_frames`; counted per camera and stored); without Ray the cameras run one after
     another, each in real time. ``live`` gives global ids while the cameras work (:mod:`mtmct.live_ids`: stored
-    as they are decided, ``live_delay_s`` after each tracklet closes, with their history); it needs Ray and a new
-    run (not ``resume``).
+    as they are decided, ``live_delay_s`` after each tracklet closes (None: :data:`mtmct.live_ids.DEFAULT_DELAY_S`),
+    with their history); it needs Ray and a new run (not ``resume``).
     """
     if live and (resume or not use_ray):
         raise MtmctError("--live needs a new run on Ray: it cannot --resume (yet), nor run without Ray")
+    live_delay_s = DEFAULT_DELAY_S if live_delay_s is None else live_delay_s
     if live and not live_delay_s >= 0:
         raise MtmctError(f"--live-delay must be 0 or more seconds, got {live_delay_s}")
     with _SignalStop(install=handle_signals, announce=announce) as stop:

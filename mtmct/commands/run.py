@@ -33,7 +33,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--live", action="store_true",
                    help="give global ids while the cameras work: each tracklet stored as it closes, its id --live-delay "
                         "seconds later, every id decision (merges, splits) stored as history")
-    p.add_argument("--live-delay", type=float, default=3.0, metavar="S",
+    p.add_argument("--live-delay", type=float, metavar="S",
                    help="seconds after a tracklet closes before it is fused (--live; default 3)")
     p.add_argument("--db", help="database URL (default $MTMCT_DB, else sqlite:///OUT/mtmct.db), e.g. "
                                 "postgresql+psycopg://user@host/db")
