@@ -70,14 +70,17 @@ class CameraWorker:
     share a machine. ``max_frames`` stops early (tests, previews). ``builder`` holds extra
     :class:`TrackletBuilder` arguments (min_frames, min_height, n_crops ...). ``realtime`` reads the source at its
     own pace and drops the frames the camera cannot keep up with (:mod:`cameras.realtime_frames`); a camera of
-    detections only (``det_file``) has no clock and is not paced.
+    detections only (``det_file``) has no clock and is not paced. ``resume_after`` (frames) and ``track_ids_after``
+    continue a camera a live run stored part of: it goes on after that frame (:meth:`cameras.source.Source.continue_after`)
+    with track ids above the stored ones; ``max_frames`` still counts from the footage's start.
     """
 
     def __init__(self, camera_cfg: CameraConfig, models_cfg: ModelsConfig, tracker_cfg: str | dict | None,
                  out_dir: str | Path, threads: int | None = 1, max_frames: int | None = None,
-                 builder: dict[str, Any] | None = None, realtime: bool = False) -> None:
+                 builder: dict[str, Any] | None = None, realtime: bool = False, resume_after: int = 0,
+                 track_ids_after: int = 0) -> None:
         self.camera, self.models, self.tracker_cfg = camera_cfg, models_cfg, tracker_cfg
-        self.realtime = realtime
+        self.realtime, self.resume_after, self.track_ids_after = realtime, resume_after, track_ids_after
         self.out_dir, self.threads, self.max_frames = Path(out_dir), threads, max_frames
         self.builder_args = dict(builder or {})
         self._lock = threading.Lock()
@@ -102,7 +105,7 @@ class CameraWorker:
                 return [], None
             new = sink.tracklets[self._taken:]
             self._taken += len(new)
-        now = None if not done or not fps else self.camera.clock_offset + (done - 1) / fps
+        now = None if not done or not fps else self.camera.clock_offset + (self.resume_after + done - 1) / fps
         return new, now
 
     def run(self) -> CameraResult:
@@ -135,22 +138,30 @@ class CameraWorker:
         result = CameraResult(self.camera.id)
         source, tracklet_sink = None, None
         try:
-            m = self.models
+            m, after = self.models, self.resume_after
+            limit = None if self.max_frames is None else max(self.max_frames - after, 0)
             det = None
             if self.camera.det_file:
                 det = DetFile(self.camera.det_file, conf=m.conf if self.camera.det_conf is None else self.camera.det_conf)
             if det is not None:  # a camera without footage: its detections, numbered frames, motion only
                 frames, total, detect = det.frames(self.camera.fps), det.last_frame, det.detect
+                frames = (f for f in frames if f.index > after)
             else:
                 source = open_source(self.camera.source, fps=self.camera.fps)  # first: a missing source fails fast
+                source.continue_after(after)
                 frames, total = source, source.frame_count
                 self._fps = source.fps
-                if self.realtime:
-                    frames = self._paced = RealtimeFrames(source, limit=self.max_frames)
+                if self.realtime and limit != 0:
+                    frames = self._paced = RealtimeFrames(source, limit=limit)
+            if limit == 0:  # a resumed camera that had done its first max_frames already
+                frames = iter(())
+            if total is not None:
+                total = max(total - after, 0)
             with self._lock:
-                self._total = total if self.max_frames is None else min(total or self.max_frames, self.max_frames)
+                self._total = total if limit is None else min(total or limit, limit)
             motion_only = m.reid is None or det is not None
             tracker = load_tracker(self.tracker_cfg, motion_only=motion_only)
+            tracker.continue_ids(self.track_ids_after)
             builder = TrackletBuilder(self.camera.id, max_gap=tracker.max_age, clock_offset=self.camera.clock_offset,
                                       calibration=ground_calibration(self.camera), **self.builder_args)
             if det is None:
@@ -163,7 +174,7 @@ class CameraWorker:
             with self._lock:
                 self._sink = tracklet_sink
             loop = run_camera_loop(frames, detect, tracker, [mot, tracklet_sink],
-                                   embedder=reid, total=total, max_frames=self.max_frames,
+                                   embedder=reid, total=total, max_frames=limit,
                                    name=self.camera.id, progress=False, on_frame=self._frame_done,
                                    embed_every_frame=m.embed_every_frame)
             result.frames, result.mot_file, result.error = loop.frames, mot.path, loop.error

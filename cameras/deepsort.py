@@ -149,6 +149,10 @@ class DeepSort:
         self._last_id += 1
         return self._last_id
 
+    def continue_ids(self, after: int) -> None:
+        """Number new tracks after ``after``: a camera resumed mid-run keeps the track ids it stored unique."""
+        self._last_id = max(self._last_id, after)
+
     def reset(self) -> None:
         """Forget all tracks (a new video); ids keep counting so they stay unique within this instance."""
         self.tracks = []

@@ -70,13 +70,14 @@ class RealtimeFrames:
         return self.source.name
 
     def _reader(self) -> None:
-        start = time.monotonic()
+        start, first = time.monotonic(), None
         try:
             for frame in itertools.islice(self.source, self.limit):
                 if self._stop.is_set():
                     return
-                if self.paced:  # release the frame at its timestamp, as the camera would have
-                    wait = start + frame.timestamp - time.monotonic()
+                if self.paced:  # release the frame at its timestamp, as the camera would have (from the first read)
+                    first = frame.timestamp if first is None else first
+                    wait = start + frame.timestamp - first - time.monotonic()
                     if wait > 0 and self._stop.wait(wait):
                         return
                 with self._ready:

@@ -64,6 +64,15 @@ class Source(ABC):
     spec: str | int  # what the source was opened from: a path, a URL or a device index
     fps: float
     size: tuple[int, int]
+    after = 0  # frames a resumed camera already did (:meth:`continue_after`)
+
+    def continue_after(self, frames: int) -> None:
+        """Go on where an interrupted run of this camera stopped, ``frames`` frames in: a finite source skips its
+        first ``frames`` frames (they are still decoded: seeking is not frame exact in every container), a live one
+        numbers its frames on from there, so frame numbers and timestamps never repeat a stored one."""
+        if frames < 0:
+            raise ValueError(f"continue_after needs 0 or more frames, got {frames}")
+        self.after = frames
 
     @property
     def camera_id(self) -> str:
@@ -80,7 +89,12 @@ class Source(ABC):
         """The BGR images in order; raise SourceError instead of ending early."""
 
     def __iter__(self) -> Iterator[Frame]:
+        live = self.frame_count is None
         for index, image in enumerate(self._images(), start=1):
+            if live:
+                index += self.after
+            elif index <= self.after:
+                continue
             yield Frame(index, (index - 1) / self.fps, image)
 
     def __len__(self) -> int:

@@ -70,6 +70,20 @@ class OnlineFusion:
         for t in tracklets:
             self._tracklets[t.key] = t
 
+    def restore(self, tracklets: Iterable[Tracklet], first: Sequence[Assignment], history: Sequence[IdChange]
+                ) -> None:
+        """Go on from a stored history (a live run restarted after a crash): its tracklets, first ids and changes.
+        The ids are what the history replays to, new ids continue after every id it ever gave, and stream time
+        resumes at its last decision, so every id given before stays and later steps reconcile with them."""
+        if self.first or self.history or self._tracklets:
+            raise ValueError("restore() is for a new OnlineFusion")
+        self.add(tracklets)
+        self.first, self.history = list(first), list(history)
+        self.ids = {key: gid for key, gid in replay(first, history).items() if key in self._tracklets}
+        given = [a.global_id for a in first] + [c.new_id for c in history]
+        self._next_id = max(given, default=0) + 1
+        self.now = max([a.time for a in first] + [c.time for c in history], default=float("-inf"))
+
     def step(self, now: float) -> list[IdChange]:
         """Fuse every tracklet closed by ``now - delay_s`` (stream time, seconds) and reconcile the ids; returns
         the changes to ids given before (new ids are in :attr:`first`). ``now`` never goes back."""

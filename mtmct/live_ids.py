@@ -32,13 +32,25 @@ class LiveIds:
     """The live side of one run (see the module docstring)."""
 
     def __init__(self, repo: Repository, run_id: str, topology: Topology, config: FusionConfig | None,
-                 delay_s: float = DEFAULT_DELAY_S) -> None:
+                 delay_s: float = DEFAULT_DELAY_S, resumed: dict[str, list[Tracklet]] | None = None) -> None:
+        """``resumed``: a restarted live run's stored tracklets by camera (see :meth:`resume`)."""
         self.repo, self.run_id = repo, run_id
         self.online = OnlineFusion(topology, config, delay_s=delay_s)
         self._by_camera: dict[str, dict[tuple[str, int], Tracklet]] = {}
         self._present: dict[str, float] = {}  # running cameras' present, seconds
         self._done: set[str] = set()
         self._stored_first = 0
+        if resumed is not None:
+            self.resume(resumed)
+
+    def resume(self, stored: dict[str, list[Tracklet]]) -> None:
+        """Go on from what a killed live run stored: every camera's tracklets so far (the cameras it finished and
+        the ones that go on) and its id history, so every id given before the crash is kept."""
+        first, history = self.repo.id_decisions(self.run_id)
+        self.online.restore([t for ts in stored.values() for t in ts], first, history)
+        self._by_camera = {cam: {t.key: t for t in ts} for cam, ts in stored.items()}
+        self._stored_first = len(first)
+        log.info("run %s: live ids go on from %d given, %d changes recorded", self.run_id, len(first), len(history))
 
     def tracklets(self, camera: str, new: list[Tracklet], now: float | None) -> None:
         """A running camera's newly closed tracklets and its present (None before its first frame)."""

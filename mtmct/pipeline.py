@@ -39,6 +39,7 @@ from mtmct.core.atomic_file import atomic_write
 from mtmct.core.camera_config import CameraSetConfig, load_camera_config
 from mtmct.core.errors import MtmctError
 from mtmct.core.fusion_report import FusionReport
+from mtmct.core.mot_io import format_mot_rows
 from mtmct.core.secrets import mask_secrets
 from mtmct.core.tracklet import GlobalIdentity, Tracklet
 from mtmct.live_ids import DEFAULT_DELAY_S, LiveIds
@@ -46,7 +47,8 @@ from mtmct.ray_session import start_ray, stop_ray
 from mtmct.world_trajectories import WORLD_FILE, world_table, write_world
 from storage import Repository, open_database, resolve_url
 from storage.run_lease import RunTakenOver
-from storage.schema import FAILED, FINISHED, PARTIAL
+from storage.repository import boxes_from_tracklets
+from storage.schema import FAILED, FINISHED, PARTIAL, RUNNING
 
 log = logging.getLogger(__name__)
 
@@ -226,10 +228,11 @@ def check_run_id(run_id: str) -> str:
     return run_id
 
 
-def changed_cameras(repo: Repository, run_id: str, cfg: CameraSetConfig) -> list[str]:
-    """Cameras ``run_id`` stored as finished that ``cfg`` now gives another source or fps (a resume would otherwise
-    keep the old footage's tracks under the new config)."""
-    stored = {c.camera_id: (c.source, c.fps) for c in repo.list_cameras(run_id) if c.status == FINISHED}
+def changed_cameras(repo: Repository, run_id: str, cfg: CameraSetConfig, live: bool = False) -> list[str]:
+    """Cameras ``run_id`` stored as finished (and, for a ``live`` resume, still running: they go on) that ``cfg`` now
+    gives another source or fps (a resume would otherwise keep the old footage's tracks under the new config)."""
+    kept = (FINISHED, RUNNING) if live else (FINISHED,)
+    stored = {c.camera_id: (c.source, c.fps) for c in repo.list_cameras(run_id) if c.status in kept}
     return [cam.id for cam in cfg.cameras if cam.id in stored and stored[cam.id] != (mask_secrets(str(cam.source)), cam.fps)]
 
 
@@ -272,10 +275,11 @@ def run_cameras(
     (:mod:`cameras.realtime_frames`; counted per camera and stored); without Ray the cameras run one after
     another, each in real time. ``live`` gives global ids while the cameras work (:mod:`mtmct.live_ids`: stored
     as they are decided, ``live_delay_s`` after each tracklet closes (None: :data:`mtmct.live_ids.DEFAULT_DELAY_S`),
-    with their history); it needs Ray and a new run (not ``resume``).
+    with their history); it needs Ray. ``live`` with ``resume`` goes on with a live run that was stopped or
+    killed: the ids it gave stay, and the cameras it had not finished go on after what they stored.
     """
-    if live and (resume or not use_ray):
-        raise MtmctError("--live needs a new run on Ray: it cannot --resume (yet), nor run without Ray")
+    if live and not use_ray:
+        raise MtmctError("--live needs Ray: the cameras hand their tracklets over while they run")
     live_delay_s = DEFAULT_DELAY_S if live_delay_s is None else live_delay_s
     if live and not live_delay_s >= 0:
         raise MtmctError(f"--live-delay must be 0 or more seconds, got {live_delay_s}")
@@ -307,20 +311,25 @@ def _run_held(cfg: CameraSetConfig, run_id: str, topology: Topology, out: Path, 
     """The run, while this process is ``run_id``'s only writer."""
     if resume and not repo.list_runs(run_id):
         raise MtmctError(f"--resume: unknown run id '{run_id}' (nothing to resume; drop --resume to start it)")
-    if resume and repo.id_decisions(run_id)[0]:  # offline fusion would renumber the ids its history gave
-        raise MtmctError(f"--resume: run '{run_id}' was live (its ids have a stored history); resuming a live run is "
-                         "not supported yet: run it again under another --run-id")
-    changed = changed_cameras(repo, run_id, cfg) if resume else []
+    live = live_delay_s is not None
+    if resume and not live and repo.id_decisions(run_id)[0]:  # offline fusion would renumber the ids its history gave
+        raise MtmctError(f"--resume: run '{run_id}' was live (its ids have a stored history): resume it with --live, "
+                         "which keeps its ids")
+    changed = changed_cameras(repo, run_id, cfg, live) if resume else []
     if changed and not redo_changed:
         raise MtmctError(f"--resume: camera{'s' if len(changed) > 1 else ''} {', '.join(changed)} of run '{run_id}' "
                          "changed source or fps since stored: add --redo-changed to run them again, or drop --resume")
     start = time.perf_counter()
-    kept = repo.start_run(run_id, config_text(cfg), cfg.name, cfg.cameras, resume=resume, redo=changed)
+    kept = repo.start_run(run_id, config_text(cfg), cfg.name, cfg.cameras, resume=resume, redo=changed, live=live)
+    # a live resume goes on after what its unfinished cameras stored (frames done, track ids given)
+    going_on = {c.camera_id: c.frames or 0 for c in repo.list_cameras(run_id) if c.status == RUNNING} \
+        if live and resume else {}
     # read now, while the run holds only the kept cameras (start_run dropped the rest), not after the new ones
-    stored: dict[str, list[Tracklet]] = {cam: [] for cam in kept}
-    for t in repo.load_tracklets(run_id, crops=True) if kept else []:
+    stored: dict[str, list[Tracklet]] = {cam: [] for cam in [*kept, *going_on]}
+    for t in repo.load_tracklets(run_id, crops=True) if stored else []:
         if t.camera_id in stored:
             stored[t.camera_id].append(t)
+    earlier = {cam: stored.pop(cam) for cam in going_on}
     cam_dir = out / "cameras"
     cam_dir.mkdir(parents=True, exist_ok=True)
     for cam in kept:  # a resume into another --out writes every camera's file, not only the redone ones
@@ -331,13 +340,18 @@ def _run_held(cfg: CameraSetConfig, run_id: str, topology: Topology, out: Path, 
     todo = [cam for cam in cfg.cameras if cam.id not in kept]
     tracker = None if cfg.tracker is None else cfg.tracker.model_dump()  # None: the shipped preset
     workers = [dict(camera_cfg=cam, models_cfg=cfg.models, tracker_cfg=tracker, out_dir=cam_dir, threads=1,
-                    max_frames=max_frames, builder=cfg.tracklets.model_dump(), realtime=realtime) for cam in todo]
+                    max_frames=max_frames, builder=cfg.tracklets.model_dump(), realtime=realtime,
+                    resume_after=going_on.get(cam.id, 0),
+                    track_ids_after=max((t.track_id for t in earlier.get(cam.id, [])), default=0)) for cam in todo]
     stored_now: list[str] = []
-    live = None if live_delay_s is None else LiveIds(repo, run_id, topology, cfg.fusion, live_delay_s)
+    live_ids = None if not live else LiveIds(repo, run_id, topology, cfg.fusion, live_delay_s,
+                                             resumed={**stored, **earlier} if resume else None)
     stop.describe = lambda signum: RunInterrupted(signum, run_id, len(kept) + len(stored_now), len(cfg.cameras))
 
     def store(res: CameraResult) -> None:
         with stop.deferred():  # a camera is stored whole or not at all, and counted in the stop's message
+            if res.camera_id in earlier:  # what it stored before a live resume, then the rest
+                _prepend(res, earlier[res.camera_id], going_on[res.camera_id])
             try:
                 mot = res.mot_file.read_bytes() if res.mot_file and res.mot_file.is_file() else None
                 repo.write_camera(run_id, res.camera_id, None, res.tracklets, frames=res.frames, error=res.error,
@@ -352,15 +366,15 @@ def _run_held(cfg: CameraSetConfig, run_id: str, topology: Topology, out: Path, 
                                  "; fix it and finish with --resume") from error
             if not res.error:
                 stored_now.append(res.camera_id)
-            if live is not None:
-                live.finished(res.camera_id, res.tracklets)
+            if live_ids is not None:
+                live_ids.finished(res.camera_id, res.tracklets)
         if res.error:
             log.info("camera %s failed: %s", res.camera_id, res.error)
 
     results: list[CameraResult] = []
     if use_ray and workers:
         results = _run_pool(workers, stop, ray_address, num_cpus, progress, store, realtime,
-                            None if live is None else live.tracklets)
+                            None if live_ids is None else live_ids.tracklets)
     else:
         for w in workers:
             results.append(CameraWorker(**w).run())
@@ -373,11 +387,11 @@ def _run_held(cfg: CameraSetConfig, run_id: str, topology: Topology, out: Path, 
     # one order whatever path produced them, so a resumed run fuses exactly like an uninterrupted one
     tracklets = sorted((t for res in results for t in res.tracklets), key=lambda t: (order[t.camera_id], t.track_id))
     t0 = time.perf_counter()
-    if live is not None:  # the order online fusion fuses in, so its last step's grouping is this one
+    if live_ids is not None:  # the order online fusion fuses in, so its last step's grouping is this one
         tracklets.sort(key=lambda t: t.key)
     identities, report = fuse_report(tracklets, topology, cfg.fusion)
-    if live is not None:  # the same grouping, numbered as the ids were given live
-        identities = live.finish(tracklets)
+    if live_ids is not None:  # the same grouping, numbered as the ids were given live
+        identities = live_ids.finish(tracklets)
     fusion_s = time.perf_counter() - t0
     # on the clocks fusion used (its estimated offsets, when asked): the views' sightings of one moment meet
     world = world_table(tracklets, clock_offsets=report.clock_offsets)
@@ -388,6 +402,20 @@ def _run_held(cfg: CameraSetConfig, run_id: str, topology: Topology, out: Path, 
     repo.finish_run(run_id, run_status(results))
     result.wall_s = time.perf_counter() - start
     return result
+
+
+def _prepend(res: CameraResult, earlier: list[Tracklet], frames: int) -> None:
+    """A camera a live run resumed: its result and MOT file become the whole footage's, what it stored before the
+    restart (``earlier``, ``frames`` in) and then what it did since."""
+    res.tracklets = earlier + res.tracklets
+    res.frames += frames
+    if res.mot_file is not None and res.mot_file.is_file():
+        boxes = np.sort(boxes_from_tracklets(earlier), order=["frame", "track_id"])
+        before = "".join(format_mot_rows(b["frame"], [b["track_id"]], [(b["x"], b["y"], b["w"], b["h"])],
+                                         [b["score"]]) for b in boxes)
+        after = res.mot_file.read_bytes()
+        with atomic_write(res.mot_file, "wb") as fh:
+            fh.write(before.encode() + after)
 
 
 def run_status(results: list[CameraResult]) -> str:

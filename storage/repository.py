@@ -195,9 +195,11 @@ class Repository:
     # ---- writes -------------------------------------------------------------------------------------------
 
     def start_run(self, run_id: str, config_text: str, name: str, cameras: Iterable[CameraSpec | str],
-                  resume: bool = False, redo: Collection[str] = ()) -> list[str]:
+                  resume: bool = False, redo: Collection[str] = (), live: bool = False) -> list[str]:
         """Register a run as running. A run id seen before is replaced, except that with ``resume`` its finished
         cameras are kept (but those in ``redo``); returns those kept camera ids (the cameras the pipeline may skip).
+        A live resume (``live``) also keeps what the cameras still ``running`` stored (they go on after it) and the
+        run's ids: a live run's ids outlive a restart.
         Replacing a run drops its adapted ReID models with it; resuming a run adapted since, with any camera to run
         again, is an MtmctError (the new cameras' embeddings would not come from the model the kept ones' do)."""
         if not isinstance(run_id, str) or not run_id.strip():
@@ -209,15 +211,21 @@ class Repository:
             self._fence(conn, run_id)
             exists = conn.execute(select(Run.id).where(Run.id == run_id)).first() is not None
             kept: list[str] = []
+            going_on: list[str] = []
             if resume and exists:
                 kept = [c for c in self._finished(conn, run_id) if c not in redo]
                 self._refuse_mixed_models(conn, run_id, [_camera_id(c) for c in cameras if _camera_id(c) not in kept])
-                conn.execute(delete(Camera).where(Camera.run_id == run_id, Camera.camera_id.not_in(kept)))
-                conn.execute(delete(Identity).where(Identity.run_id == run_id))
-                conn.execute(delete(WorldPoint).where(WorldPoint.run_id == run_id))  # drawn with the old ids
-                conn.execute(update(TrackletRow).where(TrackletRow.run_id == run_id).values(global_id=None))
+                going_on = list(conn.execute(select(Camera.camera_id).where(
+                    Camera.run_id == run_id, Camera.status == RUNNING, Camera.camera_id.not_in(redo))).scalars()) \
+                    if live else []
+                conn.execute(delete(Camera).where(Camera.run_id == run_id, Camera.camera_id.not_in(kept + going_on)))
+                if not live:
+                    conn.execute(delete(Identity).where(Identity.run_id == run_id))
+                    conn.execute(delete(WorldPoint).where(WorldPoint.run_id == run_id))  # drawn with the old ids
+                    conn.execute(update(TrackletRow).where(TrackletRow.run_id == run_id).values(global_id=None))
                 conn.execute(update(Run).where(Run.id == run_id).values(
-                    config=config_text, name=name, status=RUNNING, finished_at=None, fusion_report=None))
+                    config=config_text, name=name, status=RUNNING, finished_at=None,
+                    **({} if live else {"fusion_report": None})))
             else:
                 conn.execute(delete(Run).where(Run.id == run_id))  # cascades to everything of the old run
                 conn.execute(insert(Run).values(id=run_id, name=name, config=config_text, status=RUNNING,
@@ -225,7 +233,7 @@ class Repository:
             rows = [{"run_id": run_id, "camera_id": c, "source": None, "fps": None} if isinstance(c, str) else
                     {"run_id": run_id, "camera_id": c.id, "source": mask_secrets(str(c.source)),
                      "fps": c.fps} for c in cameras]
-            rows = [r for r in rows if r["camera_id"] not in kept]
+            rows = [r for r in rows if r["camera_id"] not in kept and r["camera_id"] not in going_on]
             if rows:
                 conn.execute(insert(Camera).values(status=PENDING, frames=None, error=None), rows)
         log.info("run %s started (%s)", run_id, f"kept {kept}" if kept else "fresh")

@@ -62,6 +62,25 @@ def test_new_ids_then_a_merge_then_a_split_are_recorded_and_replay_to_the_curren
     assert [(i.global_id, i.members) for i in online.identities()] == [(1, [A, C]), (3, [B, D])]
 
 
+def test_restored_from_a_stored_history_the_ids_go_on() -> None:
+    """A restarted live run: the ids are what the stored history replays to, a new person gets an id never given
+    before (not a reused one), and a later merge is recorded against the restored ids."""
+    before = OnlineFusion(fuse=Script([[A], [B], [C]]), delay_s=1.0)
+    before.add([tracklet(*A, 0, 1), tracklet(*B, 0, 1), tracklet(*C, 0, 1)])
+    before.step(2.0)
+    # the killed run had given 1, 2, 3; then B's camera was re-run from scratch, so B is not among the stored
+    online = OnlineFusion(fuse=Script([[A, C], [D]]), delay_s=1.0)
+    online.restore([tracklet(*A, 0, 1), tracklet(*C, 0, 1)], before.first, before.history)
+    assert online.ids == {A: 1, C: 3} and online.now == 2.0
+    with pytest.raises(ValueError, match="never goes back"):
+        online.step(1.0)
+    online.add([tracklet(*D, 2, 3)])
+    assert online.step(4.0) == [IdChange(4.0, 3, 1, MERGE)] and online.ids == {A: 1, C: 1, D: 4}
+    assert replay(online.first, online.history) == {**online.ids, B: 2}
+    with pytest.raises(ValueError, match="new OnlineFusion"):
+        online.restore([], [], [])
+
+
 def test_a_tracklet_waits_for_the_delay_and_time_never_goes_back() -> None:
     online = OnlineFusion(fuse=Script([[A]]), delay_s=2.0)
     online.add([tracklet(*A, 0, 1)])

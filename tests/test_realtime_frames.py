@@ -58,6 +58,17 @@ def test_a_file_is_paced_at_its_fps_and_a_fast_consumer_sees_every_frame(clip: P
     assert seconds >= (N - 1) / FPS * 0.95  # released at the timestamps, not as fast as decoding goes
 
 
+def test_a_resumed_file_is_paced_from_where_it_goes_on(clip: Path) -> None:
+    """A camera resumed 30 frames in starts at once, not 30 frames' time later, then keeps the footage's pace."""
+    source = open_source(clip)
+    source.continue_after(30)
+    start = time.monotonic()
+    seen = [frame.index for frame in RealtimeFrames(source)]
+    took = time.monotonic() - start
+    assert seen == list(range(31, N + 1))
+    assert (N - 31) / FPS <= took < (N - 31) / FPS + 0.5, took  # without the fix: 30 / FPS = 1.5 s longer
+
+
 def test_a_slow_consumer_drops_the_oldest_frames_and_never_falls_behind(clip: Path) -> None:
     paced = RealtimeFrames(open_source(clip))
     seen, behind, seconds = consume(paced, work_s=3 / FPS)  # three frame periods per frame

@@ -70,6 +70,23 @@ def test_video_file_reads_to_the_end_and_again(pets: Path) -> None:
     assert next(iter(source)).index == 1  # a second pass starts over
 
 
+def test_continue_after_skips_a_files_done_frames_and_renumbers_a_streams(pets: Path, pets_images: list[np.ndarray],
+                                                                           serve: Serve) -> None:
+    """A resumed camera goes on after the frames it stored: a file skips them (same numbers, same images), a stream
+    numbers its new frames on from there, so no frame number or timestamp repeats a stored one."""
+    source = open_source(pets)
+    source.continue_after(3)
+    frames = list(itertools.islice(source, 2))
+    assert [f.index for f in frames] == [4, 5] and frames[0].timestamp == pytest.approx(3 / PETS_FPS)
+    assert np.array_equal(frames[0].image, pets_images[3])
+    stream = open_source(serve([4]).url, fps=PETS_FPS, retries=0, retry_delay=0.01)
+    stream.continue_after(10)
+    got, _ = _read_until_error(stream)
+    assert [f.index for f in got] == [11, 12, 13, 14] and got[0].timestamp == pytest.approx(10 / PETS_FPS)
+    with pytest.raises(ValueError, match="0 or more"):
+        source.continue_after(-1)
+
+
 def test_fps_override_changes_timestamps(pets: Path) -> None:
     frames = list(itertools.islice(open_source(pets, fps=25), 4))
     _assert_numbered(frames, 25.0)

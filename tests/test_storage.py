@@ -193,6 +193,23 @@ def test_resume_keeps_finished_cameras(repo):
     assert repo.start_run("r1", "cfg", "test", ["c1", "c2"]) == [] and counts(repo)["tracklets"] == 0
 
 
+def test_live_resume_keeps_running_cameras_and_the_ids(repo):
+    """A live run killed mid-way: resumed live, a camera still ``running`` keeps what it stored (it goes on after
+    it) and the ids stay; a failed camera is dropped as in any resume."""
+    repo.start_run("r1", "cfg", "test", ["c1", "c2", "c3"])
+    repo.write_camera("r1", "c1", None, make_tracklets("c1"))
+    repo.write_camera("r1", "c2", None, make_tracklets("c2")[:2], running=True)
+    repo.write_camera("r1", "c3", None, make_tracklets("c3")[:2], error="decode failed at frame 40")
+    repo.write_identities("r1", [GlobalIdentity(1, [("c1", 1), ("c2", 1)])])
+    assert repo.start_run("r1", "cfg", "test", ["c1", "c2", "c3"], resume=True, live=True) == ["c1"]
+    cams = {c.camera_id: c.status for c in repo.list_cameras("r1")}
+    assert cams == {"c1": "finished", "c2": "running", "c3": "pending"}
+    ids = {t.key: t.global_id for t in repo.load_tracklets("r1")}
+    assert len(ids) == 8 and ids[("c1", 1)] == ids[("c2", 1)] == 1
+    assert repo.start_run("r1", "cfg", "test", ["c1", "c2", "c3"], resume=True) == ["c1"]  # offline: not kept
+    assert {t.global_id for t in repo.load_tracklets("r1")} == {None} and len(repo.load_tracklets("r1")) == 6
+
+
 def test_failed_camera_write_leaves_nothing(repo, monkeypatch):
     from storage import bulk
 

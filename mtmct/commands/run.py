@@ -42,7 +42,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--gt", help="ground truth (camera,global_id,frame,x,y,w,h, e.g. mtmc_gt.txt): the summary adds "
                                 "cross-camera IDF1 and who was linked, split or merged, as `mtmct eval mtmc` does")
     p.add_argument("--resume", action="store_true",
-                   help="finish an interrupted run (Ctrl-C, SIGTERM, a crash): skip its stored cameras")
+                   help="finish an interrupted run (Ctrl-C, SIGTERM, a crash): skip its stored cameras; a --live run "
+                        "resumes with --live and keeps the ids it gave")
     p.add_argument("--take-over", action="store_true",
                    help="write this run id even while another live `mtmct run` holds it (that run then stops and "
                         "stores nothing more); without it such a run is refused")
