@@ -2,7 +2,7 @@
 
 ``create_app(db_url)`` builds the FastAPI application; pages are Jinja2 templates with a little vanilla
 JavaScript (no front-end build step). Routes live in one module per concept: runs, timeline, graph, flows,
-identities, search and videos.
+identities, search, videos, the ground map and the live view.
 """
 
 from mtmct.dashboard.app import create_app

@@ -26,7 +26,7 @@ from sqlalchemy import exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from mtmct.core.secrets import mask_secrets
-from mtmct.dashboard import flows, graph, identities, runs, search, timeline, videos, world_map
+from mtmct.dashboard import flows, graph, identities, live, runs, search, timeline, videos, world_map
 from mtmct.dashboard.frames import FrameReader
 from mtmct.dashboard.masking import mask_logs
 from mtmct.dashboard.store import DATABASE_UNAVAILABLE, Store, is_database_error
@@ -71,7 +71,7 @@ def create_app(db_url: str, max_upload_bytes: int = MAX_UPLOAD_BYTES, device: st
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     # a run id may hold "/" ({run_id:path}): a route ending in the run id would also match /runs/a/flows, so those
     # are tried after every longer route
-    modules = (runs, timeline, graph, flows, identities, videos, search, world_map)
+    modules = (runs, timeline, graph, flows, identities, videos, search, world_map, live)
     routes = [r for module in modules for r in module.router.routes]
     app.include_router(APIRouter(routes=sorted(routes, key=lambda r: getattr(r, "path", "").endswith(
         "{run_id:path}"))))
