@@ -72,14 +72,16 @@ class CameraWorker:
     own pace and drops the frames the camera cannot keep up with (:mod:`cameras.realtime_frames`); a camera of
     detections only (``det_file``) has no clock and is not paced. ``resume_after`` (frames) and ``track_ids_after``
     continue a camera a live run stored part of: it goes on after that frame (:meth:`cameras.source.Source.continue_after`)
-    with track ids above the stored ones; ``max_frames`` still counts from the footage's start.
+    with track ids above the stored ones; ``max_frames`` still counts from the footage's start. ``piece_s``: hand
+    tracks still open over in pieces every ``piece_s`` seconds of footage too (:meth:`take_tracklets`, a live run).
     """
 
     def __init__(self, camera_cfg: CameraConfig, models_cfg: ModelsConfig, tracker_cfg: str | dict | None,
                  out_dir: str | Path, threads: int | None = 1, max_frames: int | None = None,
                  builder: dict[str, Any] | None = None, realtime: bool = False, resume_after: int = 0,
-                 track_ids_after: int = 0) -> None:
+                 track_ids_after: int = 0, piece_s: float | None = None) -> None:
         self.camera, self.models, self.tracker_cfg = camera_cfg, models_cfg, tracker_cfg
+        self.piece_s = piece_s
         self.realtime, self.resume_after, self.track_ids_after = realtime, resume_after, track_ids_after
         self.out_dir, self.threads, self.max_frames = Path(out_dir), threads, max_frames
         self.builder_args = dict(builder or {})
@@ -87,7 +89,7 @@ class CameraWorker:
         self._done, self._total = 0, None
         self._paced: Any = None  # the RealtimeFrames being read, for its drop count
         self._sink: TrackletSink | None = None
-        self._taken = 0  # the sink's tracklets take_tracklets() handed out
+        self._taken = self._pieces_taken = 0  # the sink's tracklets and pieces take_tracklets() handed out
         self._fps: float | None = None
 
     def progress(self) -> tuple[int, int | None, int]:
@@ -97,14 +99,19 @@ class CameraWorker:
             return self._done, self._total, 0 if self._paced is None else self._paced.dropped
 
     def take_tracklets(self) -> tuple[list[Tracklet], float | None]:
-        """(tracklets closed since the last call, the camera's present in seconds on the shared clock; None before
-        its first frame): what a live run fuses while the camera works. Safe to call while ``run`` works."""
+        """(tracklets closed since the last call, after pieces of the tracks still open since then (``piece_s``), so
+        a key's closed tracklet comes after its pieces; the camera's present in seconds on the shared clock, None
+        before its first frame): what a live run fuses while the camera works. Safe to call while ``run`` works."""
         with self._lock:
             sink, done, fps = self._sink, self._done, self._fps
             if sink is None:
                 return [], None
-            new = sink.tracklets[self._taken:]
-            self._taken += len(new)
+            # closed first: a piece made after this read is of a track still open, so it never follows its close
+            closed = sink.tracklets[self._taken:]
+            pieces = sink.pieces[self._pieces_taken:]
+            self._taken += len(closed)
+            self._pieces_taken += len(pieces)
+            new = pieces + closed
         now = None if not done or not fps else self.camera.clock_offset + (self.resume_after + done - 1) / fps
         return new, now
 
@@ -170,7 +177,7 @@ class CameraWorker:
                 detect = lambda frame: detector.detect(frame.image)  # noqa: E731 - the loop's detect callable
             reid = None if motion_only else load_embedder(m.reid, device=m.device, threads=self.threads)
             mot = MotWriter(self.out_dir / f"{self.camera.id}.txt", keep_rows=False)
-            tracklet_sink = TrackletSink(builder)
+            tracklet_sink = TrackletSink(builder, self.piece_s)
             with self._lock:
                 self._sink = tracklet_sink
             loop = run_camera_loop(frames, detect, tracker, [mot, tracklet_sink],

@@ -20,7 +20,7 @@ from cameras.track_rows import TrackRows
 from cameras.tracked_frame import TrackedFrame
 from mtmct.core.boxes import foot_points, iou, xyxy_to_tlwh
 from mtmct.core.calibration import GroundCalibration
-from mtmct.core.tracklet import SHORT, SMALL, Tracklet
+from mtmct.core.tracklet import OPEN, SHORT, SMALL, Tracklet
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +95,11 @@ class TrackletBuilder:
     def open_ids(self) -> list[int]:
         return sorted(self._open)
 
+    def frames_open(self, track_id: int) -> int:
+        """How many frames the open track ``track_id`` holds so far (0: not open)."""
+        state = self._open.get(track_id)
+        return 0 if state is None else len(state.frames)
+
     def weights(self, tracks: TrackRows) -> np.ndarray:
         """Per-box trust in [0, 1] (:func:`box_weights`) against the camera's typical height so far."""
         typical = max(self.min_height, float(np.median(self._heights)) if self._heights else 0.0)
@@ -156,8 +161,15 @@ class TrackletBuilder:
                 out.append(buf.tobytes())
         return out
 
+    def piece(self, track_id: int) -> Tracklet:
+        """The open track ``track_id`` so far, flagged ``OPEN`` (a live run hands long tracks over in pieces); the
+        track stays open."""
+        return self._build(track_id, self._open[track_id], {OPEN})
+
     def _close(self, track_id: int) -> Tracklet:
-        state = self._open.pop(track_id)
+        return self._build(track_id, self._open.pop(track_id), set())
+
+    def _build(self, track_id: int, state: _Open, flags: set[str]) -> Tracklet:
         weights = np.asarray(state.weights)
         embedding = None
         if state.features:
@@ -169,7 +181,6 @@ class TrackletBuilder:
         pooled_trust = float((weights ** 2).sum() / weights.sum()) if weights.sum() > 1e-9 else 0.0
         quality = float(np.clip(pooled_trust * min(1.0, len(weights) / self.min_frames), 0.0, 1.0))
         boxes = xyxy_to_tlwh(np.stack(state.boxes))  # tlwh: the tracklet table's layout
-        flags = set()
         if len(state.frames) < self.min_frames:
             flags.add(SHORT)
         if float(np.median(boxes[:, 3])) < self.min_height:
@@ -183,16 +194,34 @@ class TrackletBuilder:
 class TrackletSink:
     """The camera loop's sink for tracklets: feeds ``builder`` every tracked frame and keeps what it closes in
     ``tracklets`` (the rest are closed by :meth:`close`, at the end of the stream). Its time is booked under the
-    ``tracklets`` stage."""
+    ``tracklets`` stage.
+
+    With ``piece_s`` (a live run) every open track of at least the builder's ``min_frames`` frames is also added to
+    ``pieces`` as it is so far (:meth:`TrackletBuilder.piece`), every ``piece_s`` seconds of footage while it lasts,
+    so a person who stays in view gets a global id without waiting for the track to close."""
 
     stage = "tracklets"
 
-    def __init__(self, builder: TrackletBuilder) -> None:
-        self.builder = builder
+    def __init__(self, builder: TrackletBuilder, piece_s: float | None = None) -> None:
+        if piece_s is not None and not piece_s > 0:
+            raise ValueError(f"piece_s must be positive seconds or None, got {piece_s}")
+        self.builder, self.piece_s = builder, piece_s
         self.tracklets: list[Tracklet] = []
+        self.pieces: list[Tracklet] = []
+        self._pieced: dict[int, float] = {}  # open track -> footage time of its last piece (or of its start)
 
     def update(self, frame: TrackedFrame) -> None:
-        self.tracklets.extend(self.builder.update(frame.index, frame.timestamp, frame.tracks, frame.image))
+        closed = self.builder.update(frame.index, frame.timestamp, frame.tracks, frame.image)
+        self.tracklets.extend(closed)
+        if self.piece_s is None:
+            return
+        for t in closed:
+            self._pieced.pop(t.track_id, None)
+        for track_id in frame.tracks.ids.tolist():
+            since = self._pieced.setdefault(track_id, frame.timestamp)
+            if frame.timestamp - since >= self.piece_s and self.builder.frames_open(track_id) >= self.builder.min_frames:
+                self.pieces.append(self.builder.piece(track_id))
+                self._pieced[track_id] = frame.timestamp
 
     def close(self) -> None:
         self.tracklets.extend(self.builder.finish())

@@ -16,6 +16,9 @@ and reconciles the result with the ids already given:
 Nothing is renumbered silently: applying the recorded changes, in order, to the ids as first given yields the
 current ids, and after the last step (every tracklet fused) the grouping is exactly the offline fusion's of the
 same tracklets. The delay bounds when a tracklet gets its id: at the first step at or after its close + ``delay_s``.
+A piece of a track still open (flag ``OPEN``: a live camera hands long tracks over every few seconds) takes part at
+once, so a person who stays in view has an id while they stay; its later pieces and finally its closed tracklet
+replace it under the same key, and a key that took part once always does.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from collections.abc import Callable, Iterable, Sequence
 
 from mtmct.core.config.fusion import FusionConfig
 from mtmct.core.id_history import MERGE, SPLIT, Assignment, IdChange, Key, replay
-from mtmct.core.tracklet import GlobalIdentity, Tracklet
+from mtmct.core.tracklet import OPEN, GlobalIdentity, Tracklet
 
 from fusion.topology import Topology
 
@@ -58,6 +61,7 @@ class OnlineFusion:
             fuse = lambda tracklets: fuse_report(tracklets, topology, config)[0]  # noqa: E731
         self.delay_s, self._fuse = delay_s, fuse
         self._tracklets: dict[Key, Tracklet] = {}
+        self._ready_at: dict[Key, float] = {}  # stream time from which each key takes part
         self.ids: dict[Key, int] = {}  # the current id of every tracklet that has one
         self.first: list[Assignment] = []  # each tracklet's first id, in the order given
         self.history: list[IdChange] = []
@@ -65,10 +69,19 @@ class OnlineFusion:
         self.now = float("-inf")
         self._fused: list[tuple[Key, float]] = []  # what the last step fused (key, close), to skip repeats
 
-    def add(self, tracklets: Iterable[Tracklet]) -> None:
-        """Closed tracklets (a camera's emit); a key seen before replaces its tracklet (a longer piece of it)."""
+    def add(self, tracklets: Iterable[Tracklet]) -> list[Tracklet]:
+        """Closed tracklets and pieces of open tracks (a camera's emit); a key seen before replaces its tracklet (a
+        longer piece of it, or its close), but a piece never replaces a closed tracklet. Returns those taken."""
+        taken = []
         for t in tracklets:
+            old = self._tracklets.get(t.key)
+            if old is not None and OPEN in t.flags and OPEN not in old.flags:
+                continue
             self._tracklets[t.key] = t
+            taken.append(t)
+            ready = t.end_time + (0.0 if OPEN in t.flags else self.delay_s)
+            self._ready_at[t.key] = min(self._ready_at.get(t.key, ready), ready)
+        return taken
 
     def restore(self, tracklets: Iterable[Tracklet], first: Sequence[Assignment], history: Sequence[IdChange]
                 ) -> None:
@@ -91,7 +104,7 @@ class OnlineFusion:
             raise ValueError(f"step({now}) after step({self.now}): stream time never goes back")
         self.now = now
         # in key order (camera, track), so the last step groups exactly as offline fusion of the same sorted list
-        ready = sorted((t for t in self._tracklets.values() if t.end_time + self.delay_s <= now), key=lambda t: t.key)
+        ready = sorted((t for key, t in self._tracklets.items() if self._ready_at[key] <= now), key=lambda t: t.key)
         fused = [(t.key, t.end_time) for t in ready]
         if not ready or fused == self._fused:  # nothing new is ready: fusion would group the same way again
             return []
@@ -133,8 +146,7 @@ class OnlineFusion:
 
     def finish(self) -> list[IdChange]:
         """Fuse everything (the end of every stream): the grouping is then the offline fusion's."""
-        self.delay_s = 0.0
-        return self.step(max(self.now, max((t.end_time for t in self._tracklets.values()), default=self.now)))
+        return self.step(max(self.now, max(self._ready_at.values(), default=self.now)))
 
     def identities(self) -> list[GlobalIdentity]:
         """The current identities, by id (members as the offline fusion lists them: by camera and track)."""

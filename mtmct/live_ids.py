@@ -1,11 +1,13 @@
 """A live run's global ids as the cameras work (``mtmct run --live``): tracklets stored as they close, ids given a
 bounded delay later by :class:`fusion.online_fusion.OnlineFusion`, and every id decision stored as it is made.
 
-The camera pool hands over each running camera's newly closed tracklets and its present (:meth:`LiveIds.tracklets`)
-every poll; each camera's whole result arrives when it finishes (:meth:`LiveIds.finished`). After every hand-over
+The camera pool hands over each running camera's newly closed tracklets, pieces of its long open tracks (every
+``--live-pieces`` seconds of footage, so someone who stays in view has an id meanwhile) and its present
+(:meth:`LiveIds.tracklets`) every poll; each camera's whole result arrives when it finishes (:meth:`LiveIds.finished`). After every hand-over
 the online fusion steps at the slowest running camera's present (no camera's future is fused before its tracklets
-can have closed) and what changed is stored: the camera's tracklets so far (its row ``running`` until it
-finishes), the step's id decisions (``id_decisions``) and the current identities, each in its own transaction,
+can have closed) and what changed is stored: the camera's new tracklets and pieces
+(:meth:`storage.Repository.put_tracklets`: what a hand-over costs does not grow with the camera's past; its row
+``running`` until it finishes), the step's id decisions (``id_decisions``) and the current identities, each in its own transaction,
 so a query or the dashboard sees the present. At the end the run's ids are the online ones, whose grouping equals
 the offline fusion's of the same tracklets.
 """
@@ -26,6 +28,10 @@ log = logging.getLogger(__name__)
 DEFAULT_DELAY_S = 3.0
 """Seconds after a tracklet closes before it is fused (``--live-delay``): longer lets the people it may be linked
 to close too (fewer later merges), shorter gives ids sooner."""
+DEFAULT_PIECE_S = 5.0
+"""Seconds of footage between the pieces of a track still open that a camera hands over (``--live-pieces``): a
+person who stays in view gets an id this long after appearing, and the id follows the longer pieces; shorter costs
+more fusion steps and rewrites of the camera's stored tracklets."""
 
 
 class LiveIds:
@@ -36,7 +42,6 @@ class LiveIds:
         """``resumed``: a restarted live run's stored tracklets by camera (see :meth:`resume`)."""
         self.repo, self.run_id = repo, run_id
         self.online = OnlineFusion(topology, config, delay_s=delay_s)
-        self._by_camera: dict[str, dict[tuple[str, int], Tracklet]] = {}
         self._present: dict[str, float] = {}  # running cameras' present, seconds
         self._done: set[str] = set()
         self._stored_first = 0
@@ -48,22 +53,20 @@ class LiveIds:
         the ones that go on) and its id history, so every id given before the crash is kept."""
         first, history = self.repo.id_decisions(self.run_id)
         self.online.restore([t for ts in stored.values() for t in ts], first, history)
-        self._by_camera = {cam: {t.key: t for t in ts} for cam, ts in stored.items()}
         self._stored_first = len(first)
         log.info("run %s: live ids go on from %d given, %d changes recorded", self.run_id, len(first), len(history))
 
     def tracklets(self, camera: str, new: list[Tracklet], now: float | None) -> None:
-        """A running camera's newly closed tracklets and its present (None before its first frame)."""
+        """A running camera's newly closed tracklets and pieces of its open tracks (flag ``OPEN``, stored as such
+        until replaced) and its present (None before its first frame)."""
         if camera in self._done:
             return
-        if new:
-            kept = self._by_camera.setdefault(camera, {})
-            kept.update((t.key, t) for t in new)
-            self.repo.write_camera(self.run_id, camera, None, list(kept.values()), running=True)
-            self.online.add(new)
+        # a later piece or the close replaces a piece, never the other way round; stored first, then fused
+        taken = self.online.add(new)
+        self.repo.put_tracklets(self.run_id, camera, taken)
         if now is not None:
             self._present[camera] = now
-        self._step(identities_changed=bool(new))
+        self._step(identities_changed=False)  # what it replaced kept its ids; new ones have none yet
 
     def finished(self, camera: str, tracklets: list[Tracklet]) -> None:
         """A camera's whole result is stored: its tracklets are final and it no longer holds the present back."""

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import re
 import signal
@@ -26,7 +27,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -41,8 +42,8 @@ from mtmct.core.errors import MtmctError
 from mtmct.core.fusion_report import FusionReport
 from mtmct.core.mot_io import format_mot_rows
 from mtmct.core.secrets import mask_secrets
-from mtmct.core.tracklet import GlobalIdentity, Tracklet
-from mtmct.live_ids import DEFAULT_DELAY_S, LiveIds
+from mtmct.core.tracklet import OPEN, GlobalIdentity, Tracklet
+from mtmct.live_ids import DEFAULT_DELAY_S, DEFAULT_PIECE_S, LiveIds
 from mtmct.ray_session import start_ray, stop_ray
 from mtmct.world_trajectories import WORLD_FILE, world_table, write_world
 from storage import Repository, open_database, resolve_url
@@ -260,6 +261,7 @@ def run_cameras(
     realtime: bool = False,
     live: bool = False,
     live_delay_s: float | None = None,
+    live_piece_s: float | None = None,
 ) -> RunResult:
     """Track every camera (a pool of Ray actors unless ``use_ray`` is False), fuse, store and write the outputs.
 
@@ -275,7 +277,8 @@ def run_cameras(
     (:mod:`cameras.realtime_frames`; counted per camera and stored); without Ray the cameras run one after
     another, each in real time. ``live`` gives global ids while the cameras work (:mod:`mtmct.live_ids`: stored
     as they are decided, ``live_delay_s`` after each tracklet closes (None: :data:`mtmct.live_ids.DEFAULT_DELAY_S`),
-    with their history); it needs Ray. ``live`` with ``resume`` goes on with a live run that was stopped or
+    with their history; ``live_piece_s`` (None: :data:`mtmct.live_ids.DEFAULT_PIECE_S`, 0: none) seconds of footage
+    between the pieces of tracks still open handed over meanwhile); it needs Ray. ``live`` with ``resume`` goes on with a live run that was stopped or
     killed: the ids it gave stay, and the cameras it had not finished go on after what they stored.
     """
     if live and not use_ray:
@@ -283,15 +286,19 @@ def run_cameras(
     live_delay_s = DEFAULT_DELAY_S if live_delay_s is None else live_delay_s
     if live and not live_delay_s >= 0:
         raise MtmctError(f"--live-delay must be 0 or more seconds, got {live_delay_s}")
+    live_piece_s = DEFAULT_PIECE_S if live_piece_s is None else live_piece_s
+    if live and not (live_piece_s >= 0 and math.isfinite(live_piece_s)):
+        raise MtmctError(f"--live-pieces must be 0 (no pieces) or more seconds, got {live_piece_s}")
     with _SignalStop(install=handle_signals, announce=announce) as stop:
         return _run(config, out, ray_address, progress, max_frames, use_ray, num_cpus, db, run_id, resume, stop,
-                    redo_changed, take_over, realtime, live_delay_s if live else None)
+                    redo_changed, take_over, realtime, live_delay_s if live else None,
+                    (live_piece_s or None) if live else None)
 
 
 def _run(config: str | Path | CameraSetConfig, out: str | Path, ray_address: str | None, progress: bool,
          max_frames: int | None, use_ray: bool, num_cpus: int | None, db: str | None, run_id: str | None,
          resume: bool, stop: _SignalStop, redo_changed: bool = False, take_over: bool = False,
-         realtime: bool = False, live_delay_s: float | None = None) -> RunResult:
+         realtime: bool = False, live_delay_s: float | None = None, piece_s: float | None = None) -> RunResult:
     cfg = config if isinstance(config, CameraSetConfig) else load_camera_config(config)  # all checked here
     run_id = check_run_id(cfg.name if run_id is None else run_id)
     topology = Topology.from_config(cfg)
@@ -301,13 +308,14 @@ def _run(config: str | Path | CameraSetConfig, out: str | Path, ray_address: str
     # a lease left by a stop half way through taking it names this process: the next run finds it gone
     with repo.hold(run_id, take_over=take_over):
         return _run_held(cfg, run_id, topology, out, url, repo, ray_address, progress, max_frames, use_ray,
-                         num_cpus, resume, stop, redo_changed, realtime, live_delay_s)
+                         num_cpus, resume, stop, redo_changed, realtime, live_delay_s, piece_s)
 
 
 def _run_held(cfg: CameraSetConfig, run_id: str, topology: Topology, out: Path, url: str, repo: Repository,
               ray_address: str | None, progress: bool, max_frames: int | None, use_ray: bool,
               num_cpus: int | None, resume: bool, stop: _SignalStop, redo_changed: bool,
-              realtime: bool = False, live_delay_s: float | None = None) -> RunResult:
+              realtime: bool = False, live_delay_s: float | None = None, piece_s: float | None = None
+              ) -> RunResult:
     """The run, while this process is ``run_id``'s only writer."""
     if resume and not repo.list_runs(run_id):
         raise MtmctError(f"--resume: unknown run id '{run_id}' (nothing to resume; drop --resume to start it)")
@@ -329,7 +337,8 @@ def _run_held(cfg: CameraSetConfig, run_id: str, topology: Topology, out: Path, 
     for t in repo.load_tracklets(run_id, crops=True) if stored else []:
         if t.camera_id in stored:
             stored[t.camera_id].append(t)
-    earlier = {cam: stored.pop(cam) for cam in going_on}
+    # pieces of tracks the stop cut are tracklets that closed there (the camera goes on with new track ids)
+    earlier = {cam: [replace(t, flags=t.flags - {OPEN}) for t in stored.pop(cam)] for cam in going_on}
     cam_dir = out / "cameras"
     cam_dir.mkdir(parents=True, exist_ok=True)
     for cam in kept:  # a resume into another --out writes every camera's file, not only the redone ones
@@ -342,7 +351,8 @@ def _run_held(cfg: CameraSetConfig, run_id: str, topology: Topology, out: Path, 
     workers = [dict(camera_cfg=cam, models_cfg=cfg.models, tracker_cfg=tracker, out_dir=cam_dir, threads=1,
                     max_frames=max_frames, builder=cfg.tracklets.model_dump(), realtime=realtime,
                     resume_after=going_on.get(cam.id, 0),
-                    track_ids_after=max((t.track_id for t in earlier.get(cam.id, [])), default=0)) for cam in todo]
+                    track_ids_after=max((t.track_id for t in earlier.get(cam.id, [])), default=0),
+                    piece_s=piece_s) for cam in todo]
     stored_now: list[str] = []
     live_ids = None if not live else LiveIds(repo, run_id, topology, cfg.fusion, live_delay_s,
                                              resumed={**stored, **earlier} if resume else None)

@@ -280,6 +280,39 @@ class Repository:
             bulk.insert_rows(conn, "tracklet_crops", _CROP_COLUMNS, crops, _CROP_PG)
         log.info("run %s camera %s stored: %d boxes, %d tracklets", run_id, camera_id, len(boxes), len(tracklets))
 
+    def put_tracklets(self, run_id: str, camera_id: str, tracklets: Sequence[Tracklet]) -> None:
+        """Add or replace some tracklets of a camera still at work (a live run's hand-over: tracklets just closed,
+        pieces of open tracks) with their boxes and crops, in one transaction; a replaced tracklet keeps its global
+        id, and the camera's row says ``running`` with the furthest frame stored. It costs what it writes, where
+        :meth:`write_camera` rewrites the whole camera (what a camera's end stores)."""
+        if not tracklets:
+            return
+        wrong = [t.key for t in tracklets if t.camera_id != camera_id]
+        if wrong:
+            raise ValueError(f"put_tracklets({camera_id!r}) got tracklets of other cameras: {wrong[:3]}")
+        boxes = boxes_from_tracklets(tracklets)
+        tracks = sorted({t.track_id for t in tracklets})
+        with self.db.write() as conn:
+            self._fence(conn, run_id)
+            self._require_run(conn, run_id)
+            frames = conn.execute(select(Camera.frames).where(Camera.run_id == run_id,
+                                                              Camera.camera_id == camera_id)).first()
+            if frames is None:
+                raise MtmctError(f"run '{run_id}' has no camera {camera_id!r}")
+            mine = (TrackletRow.run_id == run_id, TrackletRow.camera_id == camera_id, TrackletRow.track_id.in_(tracks))
+            ids = dict(conn.execute(select(TrackletRow.track_id, TrackletRow.global_id).where(*mine)).all())
+            conn.execute(delete(TrackletCrop).where(TrackletCrop.run_id == run_id, TrackletCrop.camera_id == camera_id,
+                                                    TrackletCrop.track_id.in_(tracks)))
+            conn.execute(delete(TrackletRow).where(*mine))
+            conn.execute(delete(Box).where(Box.run_id == run_id, Box.camera_id == camera_id, Box.track_id.in_(tracks)))
+            bulk.insert_boxes(conn, run_id, camera_id, boxes)
+            bulk.insert_rows(conn, "tracklets", _TRACKLET_COLUMNS, (_tracklet_row(run_id, t, ids.get(t.track_id))
+                                                                   for t in tracklets), _TRACKLET_PG)
+            crops = ((run_id, camera_id, t.track_id, i, bytes(c)) for t in tracklets for i, c in enumerate(t.crops))
+            bulk.insert_rows(conn, "tracklet_crops", _CROP_COLUMNS, crops, _CROP_PG)
+            conn.execute(update(Camera).where(Camera.run_id == run_id, Camera.camera_id == camera_id).values(
+                status=RUNNING, frames=max(frames[0] or 0, int(boxes["frame"].max()))))
+
     def write_identities(self, run_id: str, identities: Iterable[GlobalIdentity], report: FusionReport | None = None,
                          world: tuple[np.ndarray, np.ndarray] | None = None) -> None:
         """Store fusion's global ids, its ``report`` and the ids' ground trajectories ``world`` (replacing earlier
@@ -785,10 +818,12 @@ def _report_json(report: FusionReport | None) -> str | None:
     return json.dumps(data, sort_keys=True, separators=(",", ":"))
 
 
-def _tracklet_row(run_id: str, t: Tracklet) -> tuple:
+def _tracklet_row(run_id: str, t: Tracklet, global_id: int | None = None) -> tuple:
+    """The tracklet's row; ``global_id`` (when not None) instead of its own."""
     emb = None if t.embedding is None else t.embedding.astype("<f4").tobytes()
     return (run_id, t.camera_id, t.track_id, t.cls, t.start_frame, t.end_frame, t.start_time, t.end_time, len(t),
-            float(t.quality), ",".join(sorted(t.flags)), emb, None if emb is None else len(t.embedding), t.global_id)
+            float(t.quality), ",".join(sorted(t.flags)), emb, None if emb is None else len(t.embedding),
+            t.global_id if global_id is None else global_id)
 
 
 def _load_tracklets(conn: Connection, where: list[ColumnElement], crops: bool) -> list[Tracklet]:

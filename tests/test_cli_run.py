@@ -145,6 +145,20 @@ def test_zero_cpus_or_frames_is_a_one_line_error_before_anything_runs(tmp_path, 
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.parametrize("args, message", [
+    (["--live-pieces", "5"], "--live-delay and --live-pieces only go with --live"),
+    (["--live", "--live-pieces", "-1"], "--live-pieces must be 0 (no pieces) or more seconds, got -1.0"),
+    (["--live", "--live-pieces", "inf"], "--live-pieces must be 0 (no pieces) or more seconds, got inf"),
+    (["--live", "--live-delay", "-2"], "--live-delay must be 0 or more seconds, got -2.0"),
+])
+def test_bad_live_options_are_one_line_errors_before_anything_runs(tmp_path, args, message):
+    config = tmp_path / "cameras.yaml"
+    config.write_text(CAMERAS)
+    res = cli("run", str(config), "--out", str(tmp_path / "out"), *args)
+    assert res.returncode == 2 and res.stderr == f"mtmct run: error: {message}\n"
+    assert not (tmp_path / "out").exists()
+
+
 def test_missing_gt_is_a_one_line_error_before_anything_runs(tmp_path):
     config = tmp_path / "cameras.yaml"
     config.write_text(CAMERAS)

@@ -64,6 +64,8 @@ def test_live_run_shows_ids_across_cameras_before_the_footage_ends(tmp_path: Pat
     first, history = repo.id_decisions("pets09-overlap")
     assert replay(first, history) == stored  # the final ids are what the stored history says
     assert len(first) == len(tracklets) and any(a.time < max(t.end_time for t in tracklets) for a in first)
+    closes = {t.key: t.end_time for t in tracklets}  # someone who stayed in view had an id before their track closed
+    assert any(a.time < closes[a.tracklet] for a in first), "no track got its id from a piece while still open"
     cfg = load_camera_config(CONFIG)
     offline = fuse(sorted((replace(t, global_id=None) for t in tracklets), key=lambda t: t.key),
                    Topology.from_config(cfg), cfg.fusion)

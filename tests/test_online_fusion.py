@@ -18,7 +18,7 @@ from fusion.fusion import fuse_report
 from fusion.online_fusion import MERGE, SPLIT, IdChange, OnlineFusion, replay
 from fusion.topology import Topology
 from mtmct.core.camera_config import load_camera_config
-from mtmct.core.tracklet import GlobalIdentity, Tracklet
+from mtmct.core.tracklet import OPEN, GlobalIdentity, Tracklet
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -79,6 +79,19 @@ def test_restored_from_a_stored_history_the_ids_go_on() -> None:
     assert replay(online.first, online.history) == {**online.ids, B: 2}
     with pytest.raises(ValueError, match="new OnlineFusion"):
         online.restore([], [], [])
+
+
+def test_a_piece_of_an_open_track_takes_part_at_once_and_its_close_replaces_it() -> None:
+    """A long track's piece gets its id without the delay; the closed tracklet then replaces it under the same key
+    (no new id, no change), and a piece handed over late never replaces the closed tracklet."""
+    online = OnlineFusion(fuse=Script([[A]], [[A], [B]]), delay_s=3.0)
+    piece = replace(tracklet(*A, 0, 5), flags=frozenset({OPEN}))
+    online.add([piece])
+    assert online.step(5.0) == [] and online.ids == {A: 1} and online.first[0].delay == 0.0
+    online.add([tracklet(*A, 0, 8), tracklet(*B, 6, 7)])  # A closed at 8 s: it stays in; B waits for 10 s
+    online.add([replace(tracklet(*A, 0, 6), flags=frozenset({OPEN}))])  # a stale piece: ignored
+    assert online.step(10.0) == [] and online.ids == {A: 1, B: 2}
+    assert OPEN not in online._tracklets[A].flags and online._tracklets[A].end_time == 8.0
 
 
 def test_a_tracklet_waits_for_the_delay_and_time_never_goes_back() -> None:

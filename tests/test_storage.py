@@ -210,6 +210,30 @@ def test_live_resume_keeps_running_cameras_and_the_ids(repo):
     assert {t.global_id for t in repo.load_tracklets("r1")} == {None} and len(repo.load_tracklets("r1")) == 6
 
 
+def test_put_tracklets_adds_and_replaces_a_running_cameras_tracklets_keeping_ids(repo):
+    """A live hand-over: new tracklets are added, a longer piece replaces its key (boxes and crops too) and keeps the
+    key's global id; the camera is running with its furthest frame; the other tracklets are untouched."""
+    repo.start_run("r1", "cfg", "test", ["c1", "c2"])
+    first = make_tracklets("c1", n=3)
+    repo.put_tracklets("r1", "c1", first[:2])
+    repo.write_identities("r1", [GlobalIdentity(7, [("c1", 1)]), GlobalIdentity(8, [("c1", 2)])])
+    longer = make_tracklets("c1", n=3, frames=40, seed=1)
+    repo.put_tracklets("r1", "c1", [longer[0], first[2]])
+    got = {t.key: t for t in repo.load_tracklets("r1", crops=True)}
+    assert sorted(got) == [("c1", 1), ("c1", 2), ("c1", 3)]
+    assert [got[k].global_id for k in sorted(got)] == [7, 8, None]
+    assert len(got[("c1", 1)]) == 40 and got[("c1", 1)].crops == longer[0].crops
+    assert np.array_equal(got[("c1", 2)].frames, first[1].frames)
+    boxes = repo.camera_boxes("r1", "c1", 1, 10**6)
+    assert len(boxes) == 40 + len(first[1]) + len(first[2])
+    (cam,) = [c for c in repo.list_cameras("r1") if c.camera_id == "c1"]
+    assert (cam.status, cam.frames) == ("running", int(max(longer[0].end_frame, first[2].end_frame)))
+    with pytest.raises(MtmctError, match="no camera 'c9'"):
+        repo.put_tracklets("r1", "c9", make_tracklets("c9", n=1))
+    with pytest.raises(ValueError, match="other cameras"):
+        repo.put_tracklets("r1", "c2", first[:1])
+
+
 def test_failed_camera_write_leaves_nothing(repo, monkeypatch):
     from storage import bulk
 

@@ -8,10 +8,11 @@ import pytest
 
 from cameras.deepsort import DeepSort
 from cameras.track_rows import TrackRows
-from cameras.tracklet_builder import TrackletBuilder
+from cameras.tracked_frame import TrackedFrame
+from cameras.tracklet_builder import TrackletBuilder, TrackletSink
 from mtmct.core.boxes import tlwh_to_xyxy
 from mtmct.core.detections import Detections
-from mtmct.core.tracklet import SHORT, SMALL
+from mtmct.core.tracklet import OPEN, SHORT, SMALL
 
 A = np.array([1.0, 0.0, 0.0, 0.0], np.float32)
 B = np.array([0.0, 1.0, 0.0, 0.0], np.float32)
@@ -136,3 +137,21 @@ def test_two_tracks_on_identical_boxes_pool_their_own_features():
 def test_misaligned_rows_are_refused():
     with pytest.raises(ValueError, match="aligned"):
         TrackRows(ids=[1, 2], xyxy=[(0, 0, 1, 1)], scores=[0.5, 0.5])
+
+
+def test_a_live_sink_hands_long_open_tracks_over_in_pieces():
+    """Every piece_s seconds of footage, each open track of at least min_frames frames is handed over as it is so
+    far (flag OPEN, the same key); the closed tracklet, not a piece, is what the camera finally emits."""
+    sink = TrackletSink(TrackletBuilder("c1", max_gap=2, min_frames=3), piece_s=1.0)
+    for i in range(1, 26):  # track 1 in view 2.4 s at 10 fps, track 2 for two frames only
+        ids = [1, 2] if i <= 2 else [1]
+        rows = frame(ids, [(10, 10, 40, 100), (60, 10, 40, 100)][:len(ids)], [0.9] * len(ids), [A, B][:len(ids)])
+        sink.update(TrackedFrame(i, (i - 1) / 10, None, Detections.empty(), rows))
+    assert [(p.track_id, len(p), OPEN in p.flags) for p in sink.pieces] == [(1, 11, True), (1, 21, True)]
+    assert [t.track_id for t in sink.tracklets] == [2]  # closed after its gap: never pieced (2 frames < 3)
+    sink.close()
+    final = {t.track_id: t for t in sink.tracklets}
+    assert len(final[1]) == 25 and OPEN not in final[1].flags and SHORT in final[2].flags
+    assert np.allclose(sink.pieces[0].embedding, final[1].embedding)  # one person, one appearance so far
+    with pytest.raises(ValueError, match="piece_s"):
+        TrackletSink(TrackletBuilder("c1"), piece_s=0)

@@ -35,6 +35,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "seconds later, every id decision (merges, splits) stored as history")
     p.add_argument("--live-delay", type=float, metavar="S",
                    help="seconds after a tracklet closes before it is fused (--live; default 3)")
+    p.add_argument("--live-pieces", type=float, metavar="S",
+                   help="seconds of footage between the pieces of a track still open that are fused meanwhile, so "
+                        "someone who stays in view gets an id (--live; default 5; 0: only closed tracks)")
     p.add_argument("--db", help="database URL (default $MTMCT_DB, else sqlite:///OUT/mtmct.db), e.g. "
                                 "postgresql+psycopg://user@host/db")
     p.add_argument("--run-id", help="id of this run in the database (default: the config's name); "
@@ -64,6 +67,8 @@ def run(args: argparse.Namespace) -> int:
         raise MtmctError(f"--num-cpus must be at least 1, got {args.num_cpus}")
     if args.redo_changed and not args.resume:
         raise MtmctError("--redo-changed only goes with --resume")
+    if (args.live_delay is not None or args.live_pieces is not None) and not args.live:
+        raise MtmctError("--live-delay and --live-pieces only go with --live")
     if args.gt is not None and not Path(args.gt).is_file():
         raise MtmctError(f"--gt {args.gt} does not exist")
     config = load_camera_config(args.config)  # every section checked before Ray, models or the database load
@@ -84,7 +89,8 @@ def run(args: argparse.Namespace) -> int:
         result = run_cameras(config, args.out, ray_address=args.ray_address, max_frames=args.max_frames,
                              num_cpus=args.num_cpus, db=args.db, run_id=args.run_id, resume=args.resume,
                              redo_changed=args.redo_changed, take_over=args.take_over, announce=interrupted,
-                             realtime=args.realtime, live=args.live, live_delay_s=args.live_delay)
+                             realtime=args.realtime, live=args.live, live_delay_s=args.live_delay,
+                             live_piece_s=args.live_pieces)
     except RunInterrupted as stop:
         interrupted(stop)
         return stop.exit_code

@@ -8,6 +8,7 @@ import numpy as np
 
 SHORT = "short"  # too few frames for a trustworthy pooled embedding
 SMALL = "small"  # boxes too small for ReID to be reliable
+OPEN = "open"  # a live run's piece of a track still in view: a later piece, then the closed tracklet, replace it
 
 
 @dataclass
