@@ -133,7 +133,7 @@ class CameraWorker:
 
     def _run(self) -> CameraResult:
         from cameras.camera_loop import run_camera_loop
-        from cameras.deepsort import load_tracker
+        from cameras.tracker_registry import load_tracker
         from cameras.det_file import DetFile
         from cameras.detector import load_detector
         from cameras.embedder import load_embedder

@@ -88,6 +88,8 @@ class DeepSort:
             it skips ReID in denser scenes, where a crossing can swap ids.
     """
 
+    kind = "deepsort"  # its type in cameras.tracker_registry
+
     def __init__(
         self,
         max_age: int = 30,
@@ -139,6 +141,8 @@ class DeepSort:
 
             config = yaml.safe_load(Path(config).read_text()) or {}
         config = dict(config)
+        if config.get("type", "deepsort") == "deepsort":  # the tracker registry's key (cameras.tracker_registry)
+            config.pop("type", None)
         allowed = set(inspect.signature(cls.__init__).parameters) - {"self"}
         unknown = sorted(set(config) - allowed)
         if unknown:
@@ -355,13 +359,3 @@ def _grown(xyxy: np.ndarray, factor: float = 2.0) -> np.ndarray:
     """Boxes scaled by ``factor`` about their centres."""
     centre, half = (xyxy[:, :2] + xyxy[:, 2:]) / 2, (xyxy[:, 2:] - xyxy[:, :2]) * factor / 2
     return np.concatenate([centre - half, centre + half], axis=1)
-
-
-def load_tracker(config: str | Path | Mapping | None = None, motion_only: bool = False) -> DeepSort:
-    """DeepSort from a YAML path, a mapping of its arguments, or the shipped preset (the motion-only one when
-    ``motion_only``: without ReID the appearance thresholds of the default would never be used)."""
-    if config is None:
-        config = CONFIGS / ("deepsort_motion.yaml" if motion_only else "deepsort.yaml")
-    if isinstance(config, (str, Path)) and not Path(config).exists():
-        raise MtmctError(f"tracker config {config} does not exist")
-    return DeepSort.from_config(config)

@@ -16,7 +16,7 @@ import numpy as np
 
 from cameras.annotate import Annotator
 from cameras.camera_loop import LoopResult, run_camera_loop
-from cameras.deepsort import DeepSort, load_tracker
+from cameras.tracker_registry import Tracker, load_tracker
 from cameras.det_file import DetFile
 from cameras.detector import Detector, load_detector
 from cameras.embedder import Embedder, load_embedder
@@ -64,7 +64,7 @@ def track(
     save_video: bool = False,
     draw_threshold: float = 0.0,
     device: str = "cpu",
-    tracker: str | Path | dict | DeepSort | None = None,
+    tracker: str | Path | dict | Tracker | None = None,
     fps: float | None = None,
     progress: bool = True,
     max_frames: int | None = None,
@@ -79,8 +79,8 @@ def track(
     DeepSORT, from a MOT ``det_file``; with a source the ReID model ``reid`` embeds the crops, without one (or
     with ``motion_only``) tracking uses motion only. ``camera_id`` names the output files (default: the source's
     or det file's id, never a path, so every file lands inside ``out``); ``save_video`` also writes
-    ``<camera_id>.mp4`` there with boxes scored at least ``draw_threshold``. ``tracker`` is a DeepSort, its YAML
-    or a mapping of its arguments. ``max_frames`` stops early; ``sinks`` are extra sinks that see every frame.
+    ``<camera_id>.mp4`` there with boxes scored at least ``draw_threshold``. ``tracker`` is a tracker (any of
+    :mod:`cameras.tracker_registry`), its type, YAML or a mapping of its arguments. ``max_frames`` stops early; ``sinks`` are extra sinks that see every frame.
     ReID embeds only the boxes the tracker's decision needs (see :mod:`cameras.deepsort`); ``embed_every_frame``
     embeds every box of every frame instead (slower; the behaviour before that policy). ``realtime`` reads the
     source at its own pace and drops the frames tracking cannot keep up with (:mod:`cameras.realtime_frames`;
@@ -94,7 +94,7 @@ def track(
         raise MtmctError("--realtime needs a SOURCE to pace (a det file alone has no clock)")
     dets = DetFile(det_file, conf) if det_file is not None else None
     motion_only = motion_only or source is None
-    trk = tracker if isinstance(tracker, DeepSort) else load_tracker(tracker, motion_only=motion_only)
+    trk = tracker if hasattr(tracker, "update") else load_tracker(tracker, motion_only=motion_only)
     src = source if isinstance(source, Source) else open_source(source, fps=fps) if source is not None else None
     try:
         if dets is None:

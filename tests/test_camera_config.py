@@ -13,12 +13,16 @@ import pydantic
 import pytest
 import yaml
 
+from cameras.botsort import BoTSort
+from cameras.bytetrack import ByteTrack
 from cameras.deepsort import DeepSort
+from cameras.ocsort import OCSort
 from cameras.tracklet_builder import TrackletBuilder
 from mtmct.commands.config import schema_text
 from mtmct.core.camera_config import (REFERENCE, CameraConfig, CameraSetConfig, FloorPlanConfig, FusionConfig,
                                       LinkConfig, ModelsConfig, TopologyConfig, TrackerConfig, TrackletsConfig, Zone,
                                       load_camera_config)
+from mtmct.core.config.tracker import BoTSortConfig, ByteTrackConfig, OCSortConfig, tracker_config_file
 from mtmct.core.errors import MtmctError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -181,7 +185,9 @@ BAD = [
     ("fusion", {"linkage": "complete"}, "fusion.linkage: must be 'single' or 'average', got 'complete'"),
     ("fusion", {"low_quality_flags": ["tiny"]}, "fusion.low_quality_flags[0]: must be 'short' or 'small'"),
     ("fusion", {"progress": True}, "fusion.progress: unknown key"),
-    ("tracker", {"max_agee": 3}, "tracker.max_agee: unknown key (known: max_age, n_init, max_iou_distance"),
+    ("tracker", {"max_agee": 3}, "tracker.max_agee: unknown key (known: type, max_age, n_init, max_iou_distance"),
+    ("tracker", {"type": "sort"}, "tracker.type: unknown tracker 'sort'; known: deepsort, bytetrack, ocsort, botsort"),
+    ("tracker", {"type": "ocsort", "low_score": 0.9}, "tracker: low_score 0.9 is above high_score 0.6"),
     ("tracker", {"max_age": -1}, "tracker.max_age: must be greater than or equal to 0, got -1"),
     ("tracker", {"low_score": 0.9}, "tracker: low_score 0.9 is above high_score 0.6"),
     ("tracker", {"warm_start": "yes"}, "tracker.warm_start: must be true or false, got 'yes'"),
@@ -236,8 +242,11 @@ def test_errors_name_the_file_and_the_tracker_file(tmp_path):
 
 
 @pytest.mark.parametrize("path", sorted(TRACKERS.glob("*.yaml")), ids=lambda p: p.name)
-def test_shipped_tracker_configs_validate(path):
-    assert isinstance(TrackerConfig.from_yaml(path), TrackerConfig)
+def test_shipped_tracker_configs_validate_and_build_their_tracker(path):
+    from cameras.tracker_registry import TRACKERS, load_tracker
+
+    cfg = tracker_config_file(path)
+    assert isinstance(load_tracker(cfg.model_dump()), TRACKERS[cfg.type])
 
 
 def _arguments(cls: type, skip: set[str]) -> dict[str, object]:
@@ -247,15 +256,20 @@ def _arguments(cls: type, skip: set[str]) -> dict[str, object]:
 
 @pytest.mark.parametrize("model,cls,skip", [
     (TrackerConfig, DeepSort, set()),
+    (ByteTrackConfig, ByteTrack, set()),
+    (OCSortConfig, OCSort, set()),
+    (BoTSortConfig, BoTSort, set()),
     # per camera: the camera's id, clock and calibration, and max_gap = the tracker's max_age
     (TrackletsConfig, TrackletBuilder, {"camera_id", "clock_offset", "max_gap", "calibration"}),
-], ids=["tracker", "tracklets"])
+], ids=["deepsort", "bytetrack", "ocsort", "botsort", "tracklets"])
 def test_config_covers_the_constructor(model, cls, skip):
-    """Keys equal constructor arguments, defaults included, and a config builds the object it configures."""
+    """Keys equal constructor arguments (a tracker's ``type`` aside), defaults included, and a config builds the
+    object it configures."""
     arguments = _arguments(cls, skip)
-    assert list(model.model_fields) == list(arguments)
-    assert model().model_dump() == arguments
-    cls(**({"camera_id": "c1"} if cls is TrackletBuilder else {}), **model().model_dump())
+    fields = [f for f in model.model_fields if f != "type"]
+    assert fields == list(arguments)
+    assert model().model_dump(exclude={"type"}) == arguments
+    cls(**({"camera_id": "c1"} if cls is TrackletBuilder else {}), **model().model_dump(exclude={"type"}))
 
 
 def test_fusion_config_is_the_only_set_of_defaults():

@@ -13,7 +13,7 @@ from conftest import shared_path
 import mtmct
 from cameras.annotate import Annotator, draw_boxes
 from cameras.camera_loop import STAGES, run_camera_loop
-from cameras.deepsort import load_tracker
+from cameras.tracker_registry import load_tracker
 from cameras.det_file import DetFile
 from cameras.mot_writer import MotWriter
 from cameras.open_source import open_source

@@ -79,7 +79,7 @@ def test_bad_config_names_the_field(tmp_path):
 
 CAMERAS = "cameras:\n  - {id: c1, source: c1.mp4}\n  - {id: c2, source: c2.mp4}\n"
 BAD_CONFIGS = [  # YAML text (``.inf`` is YAML's infinity), the start of the message after the file name
-    (CAMERAS + "tracker: {max_agee: 3}\n", "tracker.max_agee: unknown key (known: max_age, n_init,"),
+    (CAMERAS + "tracker: {max_agee: 3}\n", "tracker.max_agee: unknown key (known: type, max_age, n_init,"),
     (CAMERAS + "fusion: {simlarity: 0.4}\n", "fusion.simlarity: unknown key (known: similarity, overlap_similarity,"),
     (CAMERAS + "fusion: {similarity: high}\n", "fusion.similarity: must be a number, got 'high'"),
     ("cameras:\n  - {id: c1, source: c1.mp4, clock_offset: .inf}\n",
@@ -88,7 +88,7 @@ BAD_CONFIGS = [  # YAML text (``.inf`` is YAML's infinity), the start of the mes
     (CAMERAS + "topology: {links: [{a: c1, b: c2, overlap: true}], overlap_gap_s: -1}\n",
      "topology.overlap_gap_s: must be greater than or equal to 0, got -1"),
     (CAMERAS + "tracklets: {min_frames: 0}\n", "tracklets.min_frames: must be greater than or equal to 1, got 0"),
-    (CAMERAS + "tracker: tracker.yaml\n", "tracker: {tmp}/tracker.yaml: n_inti: unknown key (known: max_age,"),
+    (CAMERAS + "tracker: tracker.yaml\n", "tracker: {tmp}/tracker.yaml: n_inti: unknown key (known: type, max_age,"),
     (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\xff\xfe", "not a text (UTF-8) file, byte 0 is 0x89"),
 ]
 

@@ -23,6 +23,17 @@ def cli(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([MTMCT, *args], capture_output=True, text=True, timeout=600)
 
 
+def test_a_tracker_by_name_from_the_registry(tmp_path):
+    """--tracker bytetrack tracks a det file with ByteTrack's shipped preset; an unknown name is one line."""
+    seq = shared_path("data", "tud-campus")
+    res = cli("track", "--det-file", str(seq / "det" / "det.txt"), "--tracker", "bytetrack", "--out", str(tmp_path))
+    assert res.returncode == 0, res.stderr
+    rows = np.loadtxt(tmp_path / "tud-campus.txt", delimiter=",", ndmin=2)
+    assert len(rows) > 200 and (rows[:, 1] > 0).all()  # 71 frames, about 5 people a frame
+    res = cli("track", "--det-file", str(seq / "det" / "det.txt"), "--tracker", "sort", "--out", str(tmp_path / "x"))
+    assert res.returncode == 2 and res.stderr.count("\n") == 1 and "sort" in res.stderr
+
+
 def test_motion_only_from_det_file_then_eval_json(tmp_path):
     seq = shared_path("data", "tud-campus")
     res = cli("track", "--det-file", str(seq / "det" / "det.txt"), "--out", str(tmp_path))

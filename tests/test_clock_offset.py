@@ -174,7 +174,7 @@ PETS_VIEWS = ("View_001", "View_005", "View_006")
 def _pets_tracklets(base, view: str) -> list[Tracklet]:
     """One view's detections (score >= 0.5) tracked by motion-only DeepSort, foot points mapped to the ground by
     the shipped calibration (undistorted, then the homography), times = (frame - 1) / 7."""
-    from cameras.deepsort import load_tracker
+    from cameras.tracker_registry import load_tracker
     from mtmct.core.calibration import load_calibration_file
     from mtmct.core.detections import Detections
     from mtmct.core.mot_io import read_mot, rows_by_frame

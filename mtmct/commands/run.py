@@ -30,6 +30,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="read every camera at its own pace, all at once (a file at its fps, as a live camera); a "
                         "camera that cannot keep up drops frames, keeping the newest, and the counts are shown and "
                         "stored")
+    p.add_argument("--tracker", help="deepsort, bytetrack, ocsort or botsort (its shipped preset) or a tracker YAML: "
+                                     "replaces the config's tracker")
     p.add_argument("--live", action="store_true",
                    help="give global ids while the cameras work: each tracklet stored as it closes, its id --live-delay "
                         "seconds later, every id decision (merges, splits) stored as history")
@@ -72,6 +74,14 @@ def run(args: argparse.Namespace) -> int:
     if args.gt is not None and not Path(args.gt).is_file():
         raise MtmctError(f"--gt {args.gt} does not exist")
     config = load_camera_config(args.config)  # every section checked before Ray, models or the database load
+    if args.tracker is not None:  # stored with the run's config, so a resume tracks the same way
+        from cameras.tracker_registry import TRACKERS, preset
+        from mtmct.core.config.tracker import tracker_config_file
+
+        path = preset(args.tracker, motion_only=config.models.reid is None) if args.tracker in TRACKERS else args.tracker
+        if not Path(path).is_file():
+            raise MtmctError(f"--tracker {args.tracker}: not a tracker type ({', '.join(TRACKERS)}) nor a file")
+        config = config.model_copy(update={"tracker": tracker_config_file(path)})
     if args.embed_every_frame:  # stored with the run's config, so a resume embeds the same way
         config = config.model_copy(update={"models": config.models.model_copy(update={"embed_every_frame": True})})
 

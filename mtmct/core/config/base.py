@@ -129,6 +129,12 @@ def validate(model: type[BaseModel], data: Any, where: str | None, context: dict
         raise MtmctError(one_line(exc, model, where, rename or {})) from None
 
 
+NESTED_KEY = "\x1f"
+"""A validator's message that starts with this goes on with the key path: ``NESTED_KEY + "max_age: must be ..."``
+raised for the field ``tracker`` reads ``tracker.max_age: must be ...`` (a section validated by a model of its
+own, chosen inside the validator)."""
+
+
 def one_line(exc: ValidationError, model: type[BaseModel], where: str | None, rename: dict[tuple, tuple]) -> str:
     """The first error of ``exc`` as ``where: key.path[0]: message, got value`` (+ how many more)."""
     errors = exc.errors(include_url=False)
@@ -138,7 +144,11 @@ def one_line(exc: ValidationError, model: type[BaseModel], where: str | None, re
     for prefix, shown in rename.items():
         if loc[:len(prefix)] == prefix:
             loc = shown + loc[len(prefix):]
-    parts = [p for p in (where, key_path(loc)) if p]
+    path = key_path(loc)
+    if message.startswith(NESTED_KEY):
+        below, _, message = message[1:].partition(": ")
+        path = f"{path}.{below}" if path else below
+    parts = [p for p in (where, path) if p]
     more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
     return ": ".join([*parts, message]) + more
 

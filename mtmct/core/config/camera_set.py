@@ -15,16 +15,17 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BeforeValidator, Field, ValidationInfo, field_validator, model_validator
+from pydantic import (AfterValidator, BeforeValidator, Field, ValidationError, ValidationInfo, field_validator,
+                      model_validator)
 
-from mtmct.core.config.base import (Number, Positive, StrictModel, Text, base_dir, expand, read_yaml,
-                                    require_unique, resolve_path, validate)
+from mtmct.core.config.base import (NESTED_KEY, Number, Positive, StrictModel, Text, base_dir, expand, one_line,
+                                    read_yaml, require_unique, resolve_path, validate)
 from mtmct.core.config.calibration import CalibrationConfig, no_homography_too
 from mtmct.core.config.floor_plan import STORED, FloorPlanConfig
 from mtmct.core.config.fusion import FusionConfig
 from mtmct.core.config.models import ModelsConfig
 from mtmct.core.config.topology import Link, TopologyConfig
-from mtmct.core.config.tracker import TrackerConfig
+from mtmct.core.config.tracker import TRACKER_CONFIGS, AnyTrackerConfig, tracker_config_file
 from mtmct.core.config.tracklets import TrackletsConfig
 from mtmct.core.errors import MtmctError
 
@@ -108,9 +109,21 @@ class CameraConfig(StrictModel):
 
 
 def _tracker(value: Any, info: ValidationInfo) -> Any:
-    """A tracker YAML path becomes its validated :class:`TrackerConfig` (errors name that file too)."""
-    if not isinstance(value, str):
+    """A tracker YAML path or mapping becomes its type's validated config (errors name that file too)."""
+    if isinstance(value, Mapping):  # its type's model, its errors' key paths going on below ``tracker``
+        model = TRACKER_CONFIGS.get(value.get("type", "deepsort"))
+        if model is None:
+            raise ValueError(f"{NESTED_KEY}type: unknown tracker {value.get('type')!r}; known: "
+                             f"{', '.join(TRACKER_CONFIGS)}")
+        try:
+            return model.model_validate(value)
+        except ValidationError as exc:
+            nested = NESTED_KEY if exc.errors()[0]["loc"] else ""
+            raise ValueError(nested + one_line(exc, model, None, {})) from None
+    if value is None or isinstance(value, StrictModel):
         return value
+    if not isinstance(value, str):
+        raise ValueError(f"must be a mapping, got {value!r}")
     path = Path(expand(value)).expanduser()
     base = base_dir(info)
     if base is not None and not path.is_absolute():
@@ -118,7 +131,7 @@ def _tracker(value: Any, info: ValidationInfo) -> Any:
     if not path.is_file():
         raise ValueError(f"{path} does not exist")
     try:
-        return TrackerConfig.from_yaml(path)
+        return tracker_config_file(path)
     except MtmctError as exc:
         raise ValueError(str(exc)) from None
 
@@ -135,12 +148,12 @@ class CameraSetConfig(StrictModel):
         "A label for runs and the database; default: the file's name."))] = "cameras"
     models: Annotated[ModelsConfig, Field(description=(
         "The detector and ReID model every camera uses."))] = ModelsConfig()
-    tracker: Annotated[TrackerConfig | None,
-                       BeforeValidator(_tracker, json_schema_input_type=str | TrackerConfig | None),
+    tracker: Annotated[AnyTrackerConfig | None,
+                       BeforeValidator(_tracker, json_schema_input_type=str | AnyTrackerConfig | None),
                        Field(description=(
-                           "DeepSort arguments: a YAML path (relative to this file) or an inline mapping; null: "
-                           "the shipped preset (configs/trackers/deepsort.yaml, deepsort_motion.yaml without "
-                           "ReID)."))] = None
+                           "The tracker and its arguments (type: deepsort, bytetrack, ocsort or botsort; default "
+                           "deepsort): a YAML path (relative to this file) or an inline mapping; null: the shipped "
+                           "preset (configs/trackers/deepsort.yaml, deepsort_motion.yaml without ReID)."))] = None
     tracklets: Annotated[TrackletsConfig, Field(description=(
         "How each camera's tracks become tracklets (TrackletBuilder arguments)."))] = TrackletsConfig()
     cameras: Annotated[tuple[CameraConfig, ...], Field(min_length=1, description=(
