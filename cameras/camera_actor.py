@@ -71,9 +71,10 @@ class CameraWorker:
     :class:`TrackletBuilder` arguments (min_frames, min_height, n_crops ...). ``realtime`` reads the source at its
     own pace and drops the frames the camera cannot keep up with (:mod:`cameras.realtime_frames`); a camera of
     detections only (``det_file``) has no clock and is not paced. ``resume_after`` (frames) and ``track_ids_after``
-    continue a camera a live run stored part of: it goes on after that frame (:meth:`cameras.source.Source.continue_after`)
-    with track ids above the stored ones; ``max_frames`` still counts from the footage's start. ``piece_s``: hand
-    tracks still open over in pieces every ``piece_s`` seconds of footage too (:meth:`take_tracklets`, a live run).
+    continue a camera a live run stored part of: it goes on after that frame
+    (:meth:`cameras.source.Source.continue_after`) with track ids above the stored ones; ``max_frames`` still counts
+    from the footage's start. ``piece_s``: hand tracks still open over in pieces every ``piece_s`` seconds of
+    footage too (:meth:`take_tracklets`, a live run).
     """
 
     def __init__(self, camera_cfg: CameraConfig, models_cfg: ModelsConfig, tracker_cfg: str | dict | None,

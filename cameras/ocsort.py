@@ -13,8 +13,8 @@ unseen:
 Optionally (``low_score``) a ByteTrack round lets tracks seen last frame take low-score boxes. A track is first
 reported once matched in ``min_hits`` consecutive frames (at once in the stream's first ``min_hits`` frames), then
 in every frame it is matched; the box reported is the filter's corrected state, as SORT reports it (OC-SORT's own
-code reports the raw observation; on the MOT15 sequences we tuned on, the state scored 1-2 MOTA points higher). Classes never mix. Same
-interface as :class:`cameras.deepsort.DeepSort`.
+code reports the raw observation; on the MOT15 sequences we tuned on, the state scored 1-2 MOTA points higher).
+Classes never mix. Same interface as :class:`cameras.deepsort.DeepSort`.
 """
 
 from __future__ import annotations

@@ -3,13 +3,13 @@ bounded delay later by :class:`fusion.online_fusion.OnlineFusion`, and every id 
 
 The camera pool hands over each running camera's newly closed tracklets, pieces of its long open tracks (every
 ``--live-pieces`` seconds of footage, so someone who stays in view has an id meanwhile) and its present
-(:meth:`LiveIds.tracklets`) every poll; each camera's whole result arrives when it finishes (:meth:`LiveIds.finished`). After every hand-over
-the online fusion steps at the slowest running camera's present (no camera's future is fused before its tracklets
-can have closed) and what changed is stored: the camera's new tracklets and pieces
-(:meth:`storage.Repository.put_tracklets`: what a hand-over costs does not grow with the camera's past; its row
-``running`` until it finishes), the step's id decisions (``id_decisions``) and the current identities, each in its own transaction,
-so a query or the dashboard sees the present. At the end the run's ids are the online ones, whose grouping equals
-the offline fusion's of the same tracklets.
+(:meth:`LiveIds.tracklets`) every poll; each camera's whole result arrives when it finishes
+(:meth:`LiveIds.finished`). After every hand-over the online fusion steps at the slowest running camera's present
+(no camera's future is fused before its tracklets can have closed) and what changed is stored: the camera's new
+tracklets and pieces (:meth:`storage.Repository.put_tracklets`: what a hand-over costs does not grow with the
+camera's past; its row ``running`` until it finishes), the step's id decisions (``id_decisions``) and the current
+identities, each in its own transaction, so a query or the dashboard sees the present. At the end the run's ids are
+the online ones, whose grouping equals the offline fusion's of the same tracklets.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ to close too (fewer later merges), shorter gives ids sooner."""
 DEFAULT_PIECE_S = 5.0
 """Seconds of footage between the pieces of a track still open that a camera hands over (``--live-pieces``): a
 person who stays in view gets an id this long after appearing, and the id follows the longer pieces; shorter costs
-more fusion steps and rewrites of the camera's stored tracklets."""
+more fusion steps and stored rewrites of the open tracks."""
 
 
 class LiveIds:
@@ -61,21 +61,21 @@ class LiveIds:
         until replaced) and its present (None before its first frame)."""
         if camera in self._done:
             return
-        # a later piece or the close replaces a piece, never the other way round; stored first, then fused
+        # a later piece or the close replaces a piece, never the other way round (what add takes is what is stored)
         taken = self.online.add(new)
         self.repo.put_tracklets(self.run_id, camera, taken)
         if now is not None:
             self._present[camera] = now
-        self._step(identities_changed=False)  # what it replaced kept its ids; new ones have none yet
+        self._step()  # what it replaced kept its ids; new ones have none yet
 
     def finished(self, camera: str, tracklets: list[Tracklet]) -> None:
         """A camera's whole result is stored: its tracklets are final and it no longer holds the present back."""
         self._done.add(camera)
         self._present.pop(camera, None)
         self.online.add(tracklets)
-        self._step(identities_changed=True)  # storing the camera cleared its tracklets' ids
+        self._step(rewrite_ids=True)  # storing the camera cleared its tracklets' ids
 
-    def _step(self, identities_changed: bool) -> None:
+    def _step(self, rewrite_ids: bool = False) -> None:
         # the slowest running camera's present; with none running nothing bounds it (the final step fuses the rest)
         now = min(self._present.values(), default=math.inf)
         changes = self.online.step(now) if math.isfinite(now) and now > self.online.now else []
@@ -83,7 +83,7 @@ class LiveIds:
         if first or changes:
             self.repo.append_id_decisions(self.run_id, first, changes)
             self._stored_first = len(self.online.first)
-        if first or changes or identities_changed:
+        if first or changes or rewrite_ids:
             self.repo.write_identities(self.run_id, self.online.identities())
 
     def finish(self, tracklets: list[Tracklet]) -> list[GlobalIdentity]:

@@ -278,8 +278,9 @@ def run_cameras(
     another, each in real time. ``live`` gives global ids while the cameras work (:mod:`mtmct.live_ids`: stored
     as they are decided, ``live_delay_s`` after each tracklet closes (None: :data:`mtmct.live_ids.DEFAULT_DELAY_S`),
     with their history; ``live_piece_s`` (None: :data:`mtmct.live_ids.DEFAULT_PIECE_S`, 0: none) seconds of footage
-    between the pieces of tracks still open handed over meanwhile); it needs Ray. ``live`` with ``resume`` goes on with a live run that was stopped or
-    killed: the ids it gave stay, and the cameras it had not finished go on after what they stored.
+    between the pieces of tracks still open handed over meanwhile); it needs Ray. ``live`` with ``resume`` goes on
+    with a live run that was stopped or killed: the ids it gave stay, and the cameras it had not finished go on
+    after what they stored.
     """
     if live and not use_ray:
         raise MtmctError("--live needs Ray: the cameras hand their tracklets over while they run")

@@ -80,7 +80,8 @@ def track(
     with ``motion_only``) tracking uses motion only. ``camera_id`` names the output files (default: the source's
     or det file's id, never a path, so every file lands inside ``out``); ``save_video`` also writes
     ``<camera_id>.mp4`` there with boxes scored at least ``draw_threshold``. ``tracker`` is a tracker (any of
-    :mod:`cameras.tracker_registry`), its type, YAML or a mapping of its arguments. ``max_frames`` stops early; ``sinks`` are extra sinks that see every frame.
+    :mod:`cameras.tracker_registry`), its type, YAML or a mapping of its arguments. ``max_frames`` stops early;
+    ``sinks`` are extra sinks that see every frame.
     ReID embeds only the boxes the tracker's decision needs (see :mod:`cameras.deepsort`); ``embed_every_frame``
     embeds every box of every frame instead (slower; the behaviour before that policy). ``realtime`` reads the
     source at its own pace and drops the frames tracking cannot keep up with (:mod:`cameras.realtime_frames`;
