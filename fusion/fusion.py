@@ -32,7 +32,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import networkx as nx
 import numpy as np
@@ -431,6 +431,8 @@ def fuse_report(tracklets: Sequence[Tracklet], topology: Topology, config: Fusio
     keys = [t.key for t in tracklets]
     if len(set(keys)) != len(keys):
         raise ValueError("fuse: tracklet keys (camera_id, track_id) must be unique")
+    if len({t.cls for t in tracklets}) > 1:
+        return _fuse_per_class(tracklets, topology, config, progress)
     n = len(tracklets)
     if n == 0:
         return [], FusionReport()
@@ -488,6 +490,30 @@ def fuse_report(tracklets: Sequence[Tracklet], topology: Topology, config: Fusio
     order = ("similarity", "overlap_similarity", "motion_similarity")
     report = FusionReport(thresholds=tuple(edges.thresholds[k] for k in order), links=tuple(edges.windows),
                           tracklets=n, identities=len(identities), notes=tuple(notes), clock_offsets=offsets)
+    return identities, report
+
+
+def _fuse_per_class(tracklets: list[Tracklet], topology: Topology, config: FusionConfig, progress: bool
+                    ) -> tuple[list[GlobalIdentity], FusionReport]:
+    """Several classes (people, cars, ...): each is fused on its own, with its own self-calibrated thresholds (a
+    car's look says nothing of a person's), so no identity ever mixes classes. Ids are numbered across classes by
+    earliest member, as within one; the report is the first (lowest) class's, with a note per other class."""
+    parts = [(c, [t for t in tracklets if t.cls == c]) for c in sorted({t.cls for t in tracklets})]
+    reports = [(c, fuse_report(members, topology, config, progress=progress)) for c, members in parts]
+    groups = [list(identity.members) for _, (ids, _) in reports for identity in ids]
+    by_key = {t.key: t for t in tracklets}
+    groups.sort(key=lambda g: min((by_key[k].start_time, k) for k in g))
+    identities = []
+    for gid, members in enumerate(groups, start=1):
+        for k in members:
+            by_key[k].global_id = gid
+        identities.append(GlobalIdentity(gid, members))
+    first = reports[0][1][1]
+    notes = [f"class {c}: {rep.tracklets} tracklets fused on their own into {rep.identities} identities"
+             + (f" (similarity {rep.threshold('similarity').value:.3f})" if rep.threshold("similarity") else "")
+             for c, (_, rep) in reports]
+    report = replace(first, tracklets=len(tracklets), identities=len(identities),
+                                 notes=(*first.notes, *notes))
     return identities, report
 
 

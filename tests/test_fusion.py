@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from pydantic import ValidationError
 
 from fusion.clustering import constrained_clusters
-from fusion.fusion import FusionConfig, candidate_graph, fuse, time_pairs
+from fusion.fusion import FusionConfig, candidate_graph, fuse, fuse_report, time_pairs
 from fusion.motion import continuity_error, end_states
 from fusion.topology import Link, Topology
 from mtmct.core.tracklet import SHORT, Tracklet
@@ -40,6 +42,18 @@ def test_same_person_within_window_gets_one_id():
     ts = [make("A", 1, 0, 10, unit(1)), make("B", 1, 30, 40, unit(5, 0.3, base=1))]
     identities = fuse(ts, TOPO)
     assert gids(ts) == [1, 1] and len(identities) == 1 and identities[0].members == [("A", 1), ("B", 1)]
+
+
+def test_classes_are_fused_apart_and_numbered_together():
+    """A car and a person with the same look at the same place and time are never one identity; each class is fused
+    on its own (a person seen by A then B still gets one id), and ids are numbered across classes by start."""
+    person = [make("A", 1, 0, 10, unit(1)), make("B", 1, 30, 40, unit(5, 0.3, base=1))]
+    car = [replace(make("A", 2, 1, 10, unit(1)), cls=2), replace(make("B", 2, 31, 40, unit(1)), cls=2)]
+    identities, report = fuse_report(person + car, TOPO)
+    assert gids(person) == [1, 1] and gids(car) == [2, 2]
+    assert [i.members for i in identities] == [[("A", 1), ("B", 1)], [("A", 2), ("B", 2)]]
+    assert report.identities == 2 and report.tracklets == 4
+    assert any(n.startswith("class 2: 2 tracklets fused on their own") for n in report.notes)
 
 
 def test_outside_window_gets_different_ids():
