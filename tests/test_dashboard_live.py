@@ -137,15 +137,16 @@ def test_a_new_identity_appears_on_the_live_page_without_a_reload(browser, tmp_p
         d = browser
         d.get(f"http://127.0.0.1:{port}/runs/pets09-overlap/live")
         d.execute_script("window.notReloaded = true;")
-        at_load = {li.get_attribute("data-gid") for li in d.find_elements(By.CSS_SELECTOR, "#live-identities li")}
-        WebDriverWait(d, 180).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#live-identities li.new"))
-        fresh = {li.get_attribute("data-gid") for li in d.find_elements(By.CSS_SELECTOR, "#live-identities li.new")}
+        at_load = set(gids(d, "#live-identities li[data-gid]"))
+        WebDriverWait(d, 180).until(lambda d: gids(d, "#live-identities li.new"))
+        fresh = set(gids(d, "#live-identities li.new"))
         assert fresh and not fresh & at_load and d.execute_script("return window.notReloaded === true")
         assert d.find_element(By.ID, "live-connection").text in ("live", "run ended")
         (test_output / "dashboard").mkdir(exist_ok=True)
         d.save_screenshot(str(test_output / "dashboard" / "live.png"))
         WebDriverWait(d, 180).until(lambda d: d.find_element(By.ID, "live-connection").text == "run ended")
         assert d.execute_script("return window.notReloaded === true")
+        assert d.find_element(By.ID, "run-status").text == "finished"  # the header follows too
         _, stderr = proc.communicate(timeout=120)
         assert proc.returncode == 0, stderr[-2000:]
         total = len({t.global_id for t in Repository(open_database(url)).load_tracklets("pets09-overlap")})
@@ -155,6 +156,13 @@ def test_a_new_identity_appears_on_the_live_page_without_a_reload(browser, tmp_p
             proc.kill()
         if server is not None:
             server.should_exit = True
+
+
+def gids(driver, css: str) -> list[str]:  # type: ignore[no-untyped-def]
+    """The ``data-gid`` of the elements matching ``css``, read in one script: the page redraws its lists on every
+    event, so element handles held across calls go stale."""
+    return driver.execute_script("return Array.from(document.querySelectorAll(arguments[0])).map(e => e.dataset.gid)",
+                                 css)
 
 
 def _registered(url: str) -> bool:

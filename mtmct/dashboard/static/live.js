@@ -27,6 +27,8 @@
 
   function draw(live) {
     document.getElementById("live-status").textContent = live.status;
+    const header = document.getElementById("run-status");  // the page header's run status, too
+    if (header) header.textContent = live.status;
     document.getElementById("live-status").className = `status-${live.status}`;
     document.getElementById("live-present").textContent = seconds(live.present);
     document.getElementById("live-total").textContent = live.identities_total;
