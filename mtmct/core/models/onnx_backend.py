@@ -23,7 +23,11 @@ class OnnxBackend(Backend):
                 raise MtmctError(
                     "--device gpu: ONNX Runtime has no CUDA provider here (install onnxruntime-gpu on a machine with an NVIDIA GPU)"
                 )
-            providers.insert(0, "CUDAExecutionProvider")
+            # cuDNN's exhaustive algorithm search runs again for every new input shape, and ReID batches change
+            # shape with the number of people in each frame
+            providers.insert(0, ("CUDAExecutionProvider", {"cudnn_conv_algo_search": "HEURISTIC"}))
+            if hasattr(ort, "preload_dlls"):  # CUDA / cuDNN from pip's nvidia-* packages, where they are installed
+                ort.preload_dlls()
         opts = ort.SessionOptions()
         opts.log_severity_level = 3
         # ORT's idle workers spin for a while after each run; the ReID model (another runtime) that runs next
@@ -36,6 +40,10 @@ class OnnxBackend(Backend):
             self.session = ort.InferenceSession(str(self.model_file), opts, providers=providers)
         except Exception as exc:  # onnxruntime raises its own untyped errors for corrupt files
             raise MtmctError(f"cannot load ONNX model {self.model_file}: {str(exc).splitlines()[0]}") from exc
+        if device == "gpu" and self.session.get_providers()[0] != "CUDAExecutionProvider":
+            # ORT falls back to the CPU with only a log line when the CUDA provider's libraries (CUDA, cuDNN) fail
+            raise MtmctError(f"--device gpu: ONNX Runtime could not start CUDA for {self.model_file.name} "
+                             "(its CUDA / cuDNN libraries are missing or do not match onnxruntime-gpu's build)")
         self._inputs = self.session.get_inputs()
         self._outputs = self.session.get_outputs()
 
