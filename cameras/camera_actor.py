@@ -167,16 +167,17 @@ class CameraWorker:
                 total = max(total - after, 0)
             with self._lock:
                 self._total = total if limit is None else min(total or limit, limit)
-            motion_only = m.reid is None or det is not None
-            tracker = load_tracker(self.tracker_cfg, motion_only=motion_only)
-            tracker.continue_ids(self.track_ids_after)
-            builder = TrackletBuilder(self.camera.id, max_gap=tracker.max_age, clock_offset=self.camera.clock_offset,
-                                      calibration=ground_calibration(self.camera), **self.builder_args)
             if det is None:
                 detector = load_detector(m.detector, device=m.device, conf=m.conf,
                                          classes=None if m.classes is None else list(m.classes), threads=self.threads)
                 detect = lambda frame: detector.detect(frame.image)  # noqa: E731 - the loop's detect callable
-            reid = None if motion_only else load_embedder(m.reid, device=m.device, threads=self.threads)
+            one_shot = det is None and getattr(detector, "one_shot", False)  # FairMOT / JDE: boxes carry embeddings
+            motion_only = not one_shot and (m.reid is None or det is not None)
+            tracker = load_tracker(self.tracker_cfg, motion_only=motion_only)
+            tracker.continue_ids(self.track_ids_after)
+            builder = TrackletBuilder(self.camera.id, max_gap=tracker.max_age, clock_offset=self.camera.clock_offset,
+                                      calibration=ground_calibration(self.camera), **self.builder_args)
+            reid = None if motion_only or one_shot else load_embedder(m.reid, device=m.device, threads=self.threads)
             mot = MotWriter(self.out_dir / f"{self.camera.id}.txt", keep_rows=False)
             tracklet_sink = TrackletSink(builder, self.piece_s)
             with self._lock:

@@ -16,6 +16,7 @@ from mtmct.core.models.registry import resolve_model
 # arch -> module:class; imported lazily so e.g. the Paddle path costs nothing for an ONNX user
 _DETECTORS = {
     "ppdet": "cameras.paddle_detector:PaddleDetector",
+    "oneshot": "cameras.oneshot_detector:OneShotDetector",
     "yolox": "cameras.yolox_detector:YoloxDetector",
     "ssd": "cameras.ssd_detector:SsdDetector",
 }
@@ -46,13 +47,17 @@ class Detector(ABC):
         xyxy[:, [0, 2]] = xyxy[:, [0, 2]].clip(0, w)
         xyxy[:, [1, 3]] = xyxy[:, [1, 3]].clip(0, h)
         keep = (xyxy[:, 2] > xyxy[:, 0]) & (xyxy[:, 3] > xyxy[:, 1])
-        return Detections(xyxy, dets.scores, dets.classes)[keep]
+        return Detections(xyxy, dets.scores, dets.classes, dets.embeddings)[keep]
 
 
 def guess_detector_arch(backend: Backend) -> str:
     """Tell the model family from its format and output layout when no manifest names it."""
     if backend.name == "paddle":
-        return "ppdet"
+        from mtmct.core.models.paddle_preprocess import read_yaml
+
+        cfg_file = backend.model_file.parent / "infer_cfg.yml"
+        arch = read_yaml(cfg_file).get("arch") if cfg_file.exists() else None
+        return "oneshot" if arch in ("FairMOT", "JDE") else "ppdet"
     shapes = backend.output_shapes
     if len(shapes) == 1 and len(shapes[0]) == 4 and shapes[0][-1] == 7:
         return "ssd"  # [1, 1, N, 7]: image, label, conf, box (OpenVINO DetectionOutput)

@@ -16,15 +16,18 @@ from pathlib import Path
 from cameras.botsort import BoTSort
 from cameras.bytetrack import ByteTrack
 from cameras.deepsort import CONFIGS, DeepSort
+from cameras.jde import JdeTracker
 from cameras.ocsort import OCSort
 from cameras.tracker_args import constructor_keys, read_tracker_config, tracker_arguments
 from mtmct.core.errors import MtmctError
 
-TRACKERS: dict[str, type] = {"deepsort": DeepSort, "bytetrack": ByteTrack, "ocsort": OCSort, "botsort": BoTSort}
+TRACKERS: dict[str, type] = {"deepsort": DeepSort, "bytetrack": ByteTrack, "ocsort": OCSort, "botsort": BoTSort,
+                              "jde": JdeTracker}
 """Tracker type -> class. DeepSORT (appearance cascade, ours) is the default; ByteTrack and OC-SORT are motion only;
-BoT-SORT adds appearance to ByteTrack where the boxes have embeddings."""
+BoT-SORT adds appearance to ByteTrack where the boxes have embeddings; JDE is the one-shot models' (FairMOT, JDE)
+appearance + motion association."""
 
-Tracker = DeepSort | ByteTrack | OCSort | BoTSort
+Tracker = DeepSort | ByteTrack | OCSort | BoTSort | JdeTracker
 __all__ = ["TRACKERS", "Tracker", "constructor_keys", "load_tracker", "preset", "tracker_arguments", "tracker_type"]
 
 

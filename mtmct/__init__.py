@@ -1,7 +1,7 @@
 """mtmct: multi-camera, cross-camera tracking.
 
 Nothing heavy is imported here: `import mtmct` stays cheap so the CLI starts fast and a missing optional backend
-only fails when it is chosen. ``mtmct.track`` and ``mtmct.mot_predict`` load on first use.
+only fails when it is chosen. ``mtmct.track``, ``mtmct.mot_predict`` and ``mtmct.Module`` load on first use.
 """
 
 from __future__ import annotations
@@ -11,10 +11,10 @@ import importlib
 from mtmct.core.detections import Detections
 from mtmct.core.errors import MtmctError
 
-__all__ = ["Detections", "MtmctError", "track", "mot_predict"]
+__all__ = ["Detections", "MtmctError", "Module", "track", "mot_predict"]
 __version__ = "0.1.0"
 
-_LAZY = {"track": "mtmct.tracking", "mot_predict": "mtmct.paddlehub_api"}
+_LAZY = {"track": "mtmct.tracking", "mot_predict": "mtmct.paddlehub_api", "Module": "mtmct.paddlehub_api"}
 
 
 def __getattr__(name: str):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -81,7 +82,9 @@ def track(
     or det file's id, never a path, so every file lands inside ``out``); ``save_video`` also writes
     ``<camera_id>.mp4`` there with boxes scored at least ``draw_threshold``. ``tracker`` is a tracker (any of
     :mod:`cameras.tracker_registry`), its type, YAML or a mapping of its arguments. ``max_frames`` stops early;
-    ``sinks`` are extra sinks that see every frame.
+    ``sinks`` are extra sinks that see every frame. A one-shot ``detector`` (a FairMOT / JDE export) gives each box
+    its embedding, so no ``reid`` model runs, and with no ``tracker`` it tracks with JDE association
+    (:mod:`cameras.jde`) at the export's own thresholds.
     ReID embeds only the boxes the tracker's decision needs (see :mod:`cameras.deepsort`); ``embed_every_frame``
     embeds every box of every frame instead (slower; the behaviour before that policy). ``realtime`` reads the
     source at its own pace and drops the frames tracking cannot keep up with (:mod:`cameras.realtime_frames`;
@@ -95,14 +98,19 @@ def track(
         raise MtmctError("--realtime needs a SOURCE to pace (a det file alone has no clock)")
     dets = DetFile(det_file, conf) if det_file is not None else None
     motion_only = motion_only or source is None
-    trk = tracker if hasattr(tracker, "update") else load_tracker(tracker, motion_only=motion_only)
+    det = None
+    if dets is None and source is not None:
+        det = detector if isinstance(detector, Detector) else load_detector(
+            detector or DEFAULT_DETECTOR, device=device, conf=conf, classes=classes)
+    one_shot = getattr(det, "one_shot", False)  # FairMOT / JDE: the boxes carry their embeddings
+    if tracker is None and one_shot and not motion_only:
+        tracker = det.tracker_config()
+    loadable = tracker is None or isinstance(tracker, (str, os.PathLike, Mapping))  # a dict has .update too
+    trk = load_tracker(tracker, motion_only=motion_only) if loadable else tracker
     src = source if isinstance(source, Source) else open_source(source, fps=fps) if source is not None else None
     try:
-        if dets is None:
-            det = detector if isinstance(detector, Detector) else load_detector(
-                detector or DEFAULT_DETECTOR, device=device, conf=conf, classes=classes)
         emb = None
-        if not motion_only:
+        if not motion_only and not one_shot:
             emb = reid if isinstance(reid, Embedder) else load_embedder(reid or DEFAULT_REID, device=device)
         camera_id = camera_id or (src.camera_id if src is not None else dets.camera_id)
         writer = MotWriter(None if out is None else Path(out) / f"{camera_id}.txt")

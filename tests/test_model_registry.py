@@ -28,7 +28,7 @@ def model_home(tmp_path, monkeypatch) -> Path:
 def reid_folder(tmp_path_factory) -> Path:
     """A real (tiny) PaddleClas-format ReID export, so the pulled model can be loaded and run."""
     import paddle
-    from mtmct.model_export import export_reid
+    from mtmct.core.models.export import export_reid
 
     paddle.seed(0)
     net = paddle.nn.Sequential(paddle.nn.Conv2D(3, 8, 3, stride=4), paddle.nn.ReLU(), paddle.nn.AdaptiveAvgPool2D(1),

@@ -20,7 +20,7 @@ from cameras.embedder import load_embedder
 from mtmct.core.models.backend import load_backend
 from mtmct.cli import main
 from mtmct.core.errors import MtmctError
-from mtmct.model_export import export_model, export_reid
+from mtmct.core.models.export import export_model, export_reid
 from mtmct.core.models.paddle_preprocess import det_preprocess, reid_preprocess
 from conftest import ROOT, shared_path
 

@@ -8,7 +8,7 @@ one backward pass gives finite, non-zero gradients.
 
 from __future__ import annotations
 
-import zlib  # noqa: F401  (before paddle, see mtmct/model_export.py)
+import zlib  # noqa: F401  (before paddle, see mtmct/core/models/export.py)
 
 from pathlib import Path
 

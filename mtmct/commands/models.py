@@ -54,7 +54,7 @@ def run_pull(args: argparse.Namespace) -> int:
 
 
 def run_export(args: argparse.Namespace) -> int:
-    from mtmct.model_export import export_model
+    from mtmct.core.models.export import export_model
 
     print(export_model(args.config, args.weights, args.out))
     return 0

@@ -20,7 +20,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--motion-only", action="store_true", help="no ReID: associate by motion alone")
     p.add_argument("--conf", type=float, default=None, help="minimum detection score (default: the tracker's)")
     p.add_argument("--classes", help="comma-separated class ids to track (COCO detectors default to person: 0)")
-    p.add_argument("--tracker", help="deepsort, bytetrack, ocsort or botsort (its shipped preset) or a tracker YAML "
+    p.add_argument("--tracker", help="deepsort, bytetrack, ocsort, botsort or jde (its shipped preset) or a tracker YAML "
                                      "(default configs/trackers/deepsort.yaml, or deepsort_motion.yaml)")
     p.add_argument("--save-video", action="store_true", help="also write DIR/<camera-id>.mp4 with ids and tails")
     p.add_argument("--device", choices=DEVICES, default="cpu")

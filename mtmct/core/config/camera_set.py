@@ -151,7 +151,7 @@ class CameraSetConfig(StrictModel):
     tracker: Annotated[AnyTrackerConfig | None,
                        BeforeValidator(_tracker, json_schema_input_type=str | AnyTrackerConfig | None),
                        Field(description=(
-                           "The tracker and its arguments (type: deepsort, bytetrack, ocsort or botsort; default "
+                           "The tracker and its arguments (type: deepsort, bytetrack, ocsort, botsort or jde; default "
                            "deepsort): a YAML path (relative to this file) or an inline mapping; null: the shipped "
                            "preset (configs/trackers/deepsort.yaml, deepsort_motion.yaml without ReID)."))] = None
     tracklets: Annotated[TrackletsConfig, Field(description=(

@@ -18,6 +18,12 @@ from mtmct.core.errors import MtmctError
 from mtmct.core.config.base import Fraction, Int, NonNegative, Positive, StrictModel, read_yaml, validate
 
 
+KalmanPositionNoise = Annotated[Positive, Field(description=(
+    "Kalman position noise as a fraction of box size: higher trusts boxes less."))]
+KalmanVelocityNoise = Annotated[Positive, Field(description=(
+    "Kalman velocity noise as a fraction of box size: higher follows turns faster."))]
+
+
 class TrackerConfig(StrictModel):
     """DeepSORT for one camera: each field but ``type`` is a ``DeepSort.__init__`` argument, documented by its
     trade-off."""
@@ -119,10 +125,8 @@ class ByteTrackConfig(StrictModel):
         "track take a newcomer's box. Also the tracklet builder's max_gap."))] = 30
     fuse_score: Annotated[bool, Field(strict=True, description=(
         "Weight the first round's IoU by the box score, so a sure box wins a contested track."))] = True
-    std_weight_position: Annotated[Positive, Field(description=(
-        "Kalman position noise as a fraction of box size: higher trusts boxes less."))] = 1.0 / 20
-    std_weight_velocity: Annotated[Positive, Field(description=(
-        "Kalman velocity noise as a fraction of box size: higher follows turns faster."))] = 1.0 / 160
+    std_weight_position: KalmanPositionNoise = 1.0 / 20
+    std_weight_velocity: KalmanVelocityNoise = 1.0 / 160
 
     @model_validator(mode="after")
     def _scores_ordered(self) -> ByteTrackConfig:
@@ -172,10 +176,8 @@ class OCSortConfig(StrictModel):
     inertia: Annotated[NonNegative, Field(description=(
         "Weight of direction agreement in the first round. Raising it keeps crossing people apart but can refuse "
         "a person who really turned."))] = 0.2
-    std_weight_position: Annotated[Positive, Field(description=(
-        "Kalman position noise as a fraction of box size: higher trusts boxes less."))] = 1.0 / 20
-    std_weight_velocity: Annotated[Positive, Field(description=(
-        "Kalman velocity noise as a fraction of box size: higher follows turns faster."))] = 1.0 / 160
+    std_weight_position: KalmanPositionNoise = 1.0 / 20
+    std_weight_velocity: KalmanVelocityNoise = 1.0 / 160
 
     @model_validator(mode="after")
     def _scores_ordered(self) -> OCSortConfig:
@@ -184,9 +186,37 @@ class OCSortConfig(StrictModel):
         return self
 
 
-AnyTrackerConfig = TrackerConfig | ByteTrackConfig | OCSortConfig | BoTSortConfig
+class JdeConfig(StrictModel):
+    """JDE association (``type: jde``), the one-shot models' tracker: each other field is a
+    ``cameras.jde.JdeTracker`` argument."""
+
+    type: Annotated[Literal["jde"], Field(description=(
+        "The tracker: JDE / FairMOT association (appearance + motion, then IoU)."))] = "jde"
+    conf: Annotated[Fraction, Field(description=(
+        "Boxes under this score are dropped; the rest match and may start tracks. Raising it stops false tracks "
+        "but loses people the model is unsure about."))] = 0.4
+    max_appearance_distance: Annotated[NonNegative, Field(description=(
+        "Largest fused appearance + motion cost of a pair in the first round. Raising it re-finds people whose "
+        "look changed but pairs look-alikes."))] = 0.4
+    motion_weight: Annotated[Fraction, Field(description=(
+        "Share of the squared Mahalanobis distance in the first round's cost: raising it lets position decide "
+        "between people who look alike."))] = 0.02
+    max_iou_distance: Annotated[Fraction, Field(description=(
+        "Largest 1 - IoU of the second round (tracks seen last frame, by overlap alone)."))] = 0.5
+    new_max_iou_distance: Annotated[Fraction, Field(description=(
+        "1 - IoU bound for confirming a track born last frame."))] = 0.7
+    max_age: Annotated[Int, Field(ge=0, description=(
+        "Frames a lost track is kept for re-finding. Also the tracklet builder's max_gap."))] = 30
+    ema_alpha: Annotated[Fraction, Field(lt=1, description=(
+        "Weight of the old embedding in a track's smoothed appearance: higher is steadier, slower to follow a "
+        "real change."))] = 0.9
+    std_weight_position: KalmanPositionNoise = 1.0 / 20
+    std_weight_velocity: KalmanVelocityNoise = 1.0 / 160
+
+
+AnyTrackerConfig = TrackerConfig | ByteTrackConfig | OCSortConfig | BoTSortConfig | JdeConfig
 TRACKER_CONFIGS: dict[str, type[StrictModel]] = {"deepsort": TrackerConfig, "bytetrack": ByteTrackConfig,
-                                                  "ocsort": OCSortConfig, "botsort": BoTSortConfig}
+                                                  "ocsort": OCSortConfig, "botsort": BoTSortConfig, "jde": JdeConfig}
 
 
 def tracker_config(data: Any, where: str | None = None) -> AnyTrackerConfig:

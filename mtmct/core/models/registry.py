@@ -25,15 +25,18 @@ from mtmct.core.errors import MtmctError
 log = logging.getLogger(__name__)
 
 _PIPELINE = "https://bj.bcebos.com/v1/paddledet/models/pipeline/"
+_MOT = "https://paddledet.bj.bcebos.com/models/mot/"
+PPDET_CONFIGS = Path(__file__).resolve().parents[3] / "configs" / "ppdet"
 
 
 @dataclass(frozen=True)
 class RegistryEntry:
     name: str
-    task: str  # "detector" or "reid"
+    task: str  # "detector", "reid" or "oneshot" (FairMOT / JDE: boxes and embeddings from one network)
     url: str
     description: str
     sha256: str | None = None  # not published by PaddleDetection; set when known
+    config: str | None = None  # a training checkpoint (.pdparams), exported with this configs/ppdet/ file on pull
 
 
 REGISTRY: dict[str, RegistryEntry] = {
@@ -48,6 +51,15 @@ REGISTRY: dict[str, RegistryEntry] = {
                       "PicoDet-S 192 pedestrian detector with LCNet backbone (PP-TinyPose / PP-Tracking)"),
         RegistryEntry("reid_model", "reid", _PIPELINE + "reid_model.zip",
                       "PP-Human person ReID, PP-LCNet backbone (cross-camera tracking)"),
+        RegistryEntry("fairmot_hrnetv2_w18_dlafpn_30e_576x320", "oneshot",
+                      "https://bj.bcebos.com/v1/paddledet/models/mot/fairmot_hrnetv2_w18_dlafpn_30e_576x320.tar",
+                      "FairMOT HRNetV2-W18, 576x320, pedestrians (PP-Tracking's light one-shot tracker)"),
+        RegistryEntry("fairmot_dla34", "oneshot", _MOT + "fairmot_dla34_30e_1088x608.pdparams",
+                      "FairMOT DLA-34, 1088x608, pedestrians (PaddleHub's fairmot_dla34; checkpoint, exported on pull)",
+                      config="fairmot_dla34_30e_1088x608.yml"),
+        RegistryEntry("jde_darknet53_30e_1088x608", "oneshot", _MOT + "jde_darknet53_30e_1088x608.pdparams",
+                      "JDE DarkNet-53, 1088x608, pedestrians (PaddleHub's module of that name; checkpoint, exported "
+                      "on pull)", config="jde_darknet53_30e_1088x608.yml"),
     ]
 }
 
@@ -82,6 +94,10 @@ def resolve_model(spec: str | Path) -> Path:
 
 def manual_steps(entry: RegistryEntry) -> str:
     target = model_home() / entry.name
+    if entry.config:
+        return (f"download {entry.url} on a machine with network access, then run `mtmct models export "
+                f"{PPDET_CONFIGS / entry.config} <the downloaded .pdparams> --out {target}` (or pass the exported "
+                "folder's path instead of the name)")
     return (f"download {entry.url} on a machine with network access and unpack it so that {target}/ holds "
             "model.pdmodel, model.pdiparams and infer_cfg.yml (or pass the unpacked folder's path instead of the name)")
 
@@ -107,9 +123,14 @@ def pull(name: str, url: str | None = None, force: bool = False) -> Path:
                              + manual_steps(entry)) from exc
         if entry.sha256 and _sha256(archive) != entry.sha256:
             raise MtmctError(f"model '{name}': downloaded archive fails its sha256 check; try `mtmct models pull {name} --force`")
-        unpacked = Path(tmp) / "unpacked"
-        _unpack(archive, unpacked, name)
-        folder = _model_folder(unpacked, name)
+        if entry.config:  # a training checkpoint: export it with the config it was trained with
+            from mtmct.core.models.export import export_model
+
+            folder = export_model(PPDET_CONFIGS / entry.config, archive, Path(tmp) / "exported")
+        else:
+            unpacked = Path(tmp) / "unpacked"
+            _unpack(archive, unpacked, name)
+            folder = _model_folder(unpacked, name)
         if target.exists():
             shutil.rmtree(target)
         shutil.move(str(folder), str(target))
