@@ -76,7 +76,7 @@ def from_arrays(x: np.ndarray, ident: np.ndarray, path: Path) -> QueryIndex:
     built = TrackletIndex(DIM, nprobe=NPROBE, use_gpu=False).build(x)
     return QueryIndex(built.cpu_index, np.array(["bench"]), np.array([f"c{i}" for i in range(CAMERAS)]),
                       np.zeros(n, np.int32), (np.arange(n) % CAMERAS).astype(np.int32), np.arange(n, dtype=np.int64),
-                      ident.astype(np.int64) + 1, "synthetic", path=path)
+                      ident.astype(np.int64) + 1, np.zeros(n, np.int64), "synthetic", path=path)
 
 
 def percentiles(samples: list[float]) -> tuple[float, float]:

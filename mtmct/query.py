@@ -28,8 +28,10 @@ __all__ = ["MODES", "Match", "Mode", "QueryResult", "QueryService", "query_image
 
 def query_image(image: str | os.PathLike[str] | bytes | np.ndarray, db_url: str, run_id: str | None = None,
                 top_k: int = 10, mode: Mode = "auto", reid: str | None = None, detector: str | None = None,
-                device: str = "cpu", service: QueryService | None = None) -> list[QueryResult]:
-    """Ranked stored identities per person in ``image`` (one :class:`QueryResult` per query person).
+                device: str = "cpu", service: QueryService | None = None, classes: list[int] | None = None,
+                ) -> list[QueryResult]:
+    """Ranked stored identities per person in ``image`` (one :class:`QueryResult` per query person); ``classes``
+    keeps only identities of those object classes.
 
     ``service`` keeps models and indexes loaded across calls (its own device then applies, not ``device``).
     """
@@ -39,7 +41,7 @@ def query_image(image: str | os.PathLike[str] | bytes | np.ndarray, db_url: str,
     db = open_database(db_url, reader=True)  # a query never creates a database nor changes a schema
     try:
         return (service or QueryService(device)).query(Repository(db), img, run_id=run_id, top_k=top_k, mode=mode,
-                                                       reid=reid, detector=detector)
+                                                       reid=reid, detector=detector, classes=classes)
     finally:
         db.close()
 

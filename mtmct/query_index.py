@@ -29,7 +29,7 @@ from storage import Database, Repository
 
 log = logging.getLogger(__name__)
 
-CACHE_VERSION = 2  # 2: fingerprints come from storage.Repository.fingerprint
+CACHE_VERSION = 3  # 2: fingerprints come from storage.Repository.fingerprint; 3: each row's class
 NPROBE = 48  # IVF cells one query scans: 16 (fusion's default) missed 4% of rank-1 identities at 10^6 rows,
 # and one query scanning 3x more stays a few milliseconds (benchmarks/bench_query.py)
 
@@ -56,6 +56,7 @@ class QueryIndex:
     camera_of: np.ndarray  # (N,) int32 into cameras
     track_of: np.ndarray  # (N,) int64
     global_of: np.ndarray  # (N,) int64, -1 where not fused
+    class_of: np.ndarray  # (N,) int64, each tracklet's object class
     fingerprint: str  # storage.Repository.fingerprint of the runs it covers, when it was built
     source: str = "built"  # "built", "disk" or "memory": where this query got it
     path: Path | None = None  # the meta file it is (or will be) saved to
@@ -67,22 +68,25 @@ class QueryIndex:
     def dim(self) -> int:
         return int(self.index.d)  # type: ignore[attr-defined]
 
-    def search(self, queries: np.ndarray, top_k: int) -> list[list[Hit]]:
+    def search(self, queries: np.ndarray, top_k: int, classes: list[int] | None = None) -> list[list[Hit]]:
         """The ``top_k`` best identities per query row: tracklets collapsed to their identity (its best
         tracklet's cosine similarity); asks FAISS for more tracklets until ``top_k`` identities or all rows.
+        ``classes`` keeps only tracklets of those object classes (a car query among cars).
         Safe from many threads at once (a CPU FAISS index is only read); FAISS's thread count is the caller's
         (:class:`mtmct.query_service.QueryService` sets it once)."""
         q = np.ascontiguousarray(queries, np.float32).reshape(len(queries), -1)
         k = min(len(self), max(8 * top_k, 64))
         while True:
             sims, rows = self.index.search(q, k)  # type: ignore[attr-defined]
-            hits = [self._collapse(s, r, top_k) for s, r in zip(sims, rows)]
+            hits = [self._collapse(s, r, top_k, classes) for s, r in zip(sims, rows)]
             if k >= len(self) or all(len(h) >= top_k for h in hits):
                 return hits
             k = min(len(self), 4 * k)
 
-    def _collapse(self, sims: np.ndarray, rows: np.ndarray, top_k: int) -> list[Hit]:
+    def _collapse(self, sims: np.ndarray, rows: np.ndarray, top_k: int, classes: list[int] | None) -> list[Hit]:
         ok = rows >= 0
+        if classes is not None:
+            ok &= np.isin(self.class_of[np.maximum(rows, 0)], classes)
         sims, rows = sims[ok], rows[ok]
         gid = self.global_of[rows]
         # one key per identity; an unfused tracklet is its own identity (negative key from its row)
@@ -107,7 +111,7 @@ class QueryIndex:
             faiss.write_index(self.index, str(index_file))
             tmp = self.path.with_name(f".{self.path.stem}-{token}.npz")
             np.savez(tmp, runs=self.runs, cameras=self.cameras, run_of=self.run_of, camera_of=self.camera_of,
-                     track_of=self.track_of, global_of=self.global_of, fingerprint=np.array(self.fingerprint),
+                     track_of=self.track_of, global_of=self.global_of, class_of=self.class_of, fingerprint=np.array(self.fingerprint),
                      token=np.array(token), version=np.array(CACHE_VERSION))
             os.replace(tmp, self.path)
         except OSError as error:
@@ -149,7 +153,8 @@ def load_cached(path: Path, current: str) -> QueryIndex | None:
                 log.info("query index %s is stale: rebuilding", path)
                 return None
             token, arrays = str(meta["token"]), {k: meta[k] for k in
-                                                   ("runs", "cameras", "run_of", "camera_of", "track_of", "global_of")}
+                                                   ("runs", "cameras", "run_of", "camera_of", "track_of", "global_of",
+                                                                  "class_of")}
         flags = faiss.IO_FLAG_MMAP | faiss.IO_FLAG_READ_ONLY  # maps IVF lists; a flat index (<= 20k rows) is read
         index = faiss.read_index(str(path.with_name(f"{path.stem}-{token}.faiss")), flags)
     except (OSError, KeyError, ValueError, RuntimeError) as error:  # absent, partial or foreign files: rebuild
@@ -176,4 +181,4 @@ def build_index(repo: Repository, run_ids: list[str], fingerprint: str = "", pat
     built = TrackletIndex(vectors.shape[1], nprobe=NPROBE, use_gpu=False).build(vectors)
     return QueryIndex(built.cpu_index, runs, cameras, run_of.astype(np.int32), camera_of.astype(np.int32),
                       np.array([k[2] for k in keys], np.int64), np.concatenate([p.global_ids for p in parts]),
-                      fingerprint, path=path)
+                      np.concatenate([p.classes for p in parts]), fingerprint, path=path)

@@ -127,8 +127,9 @@ class QueryService:
 
     def query(self, repo: Repository, image: str | os.PathLike[str] | bytes | np.ndarray, run_id: str | None = None,
               top_k: int = 10, mode: Mode = "auto", reid: str | None = None, detector: str | None = None,
-              ) -> list[QueryResult]:
-        """Ranked stored identities per person in ``image`` (one :class:`QueryResult` per query person)."""
+              classes: list[int] | None = None) -> list[QueryResult]:
+        """Ranked stored identities per person in ``image`` (one :class:`QueryResult` per query person);
+        ``classes`` keeps only identities of those object classes (fusion never mixes classes in one)."""
         if mode not in MODES:
             raise MtmctError(f"unknown query mode {mode!r}: use one of {', '.join(MODES)}")
         if top_k <= 0:
@@ -141,7 +142,7 @@ class QueryService:
         if queries.shape[1] != index.dim:
             raise MtmctError(f"ReID model {models.reid} gives {queries.shape[1]}-d embeddings but the stored ones "
                              f"are {index.dim}-d: use the run's own model (leave out --reid)")
-        results = [QueryResult(box, m) for box, m in zip(boxes, describe(repo, index.search(queries, top_k)))]
+        results = [QueryResult(box, m) for box, m in zip(boxes, describe(repo, index.search(queries, top_k, classes)))]
         self._save(index)  # only now: a failed query leaves no cache file behind
         return results
 

@@ -107,6 +107,7 @@ class TrackletSpan:
     start_time: float
     end_time: float
     n_frames: int
+    cls: int = 0  # the object class (fusion never puts two classes in one identity)
 
 
 @dataclass(frozen=True)
@@ -117,6 +118,7 @@ class StoredEmbeddings:
     keys: list[tuple[str, str, int]]
     global_ids: np.ndarray  # (N,) int64
     matrix: np.ndarray  # (N, D) float32, L2-normalised as stored
+    classes: np.ndarray | None = None  # (N,) int64: each tracklet's object class (what the query filters on)
 
     def __len__(self) -> int:
         return len(self.keys)
@@ -489,14 +491,15 @@ class Repository:
                                  f"{'run ' + run_id if run_id else 'the database'}: load one run at a time")
             dim, n = dims[0] if dims else (0, 0)
             matrix = np.empty((n, dim), np.float32)
-            gids = np.empty(n, np.int64)
+            gids, classes = np.empty(n, np.int64), np.empty(n, np.int64)
             keys: list[tuple[str, str, int]] = []
             for part in _stream_embeddings(conn, run_id, chunk):
                 start = len(keys)
                 keys.extend(row[:3] for row in part)
                 gids[start:len(keys)] = [-1 if row[3] is None else row[3] for row in part]
+                classes[start:len(keys)] = [row[5] for row in part]
                 matrix[start:len(keys)] = np.frombuffer(b"".join(row[4] for row in part), "<f4").reshape(-1, dim)
-            return StoredEmbeddings(keys, gids, matrix)
+            return StoredEmbeddings(keys, gids, matrix, classes)
 
     def get_identity(self, run_id: str, global_id: int) -> IdentityInfo:
         with self.db.read() as conn:
@@ -559,7 +562,7 @@ class Repository:
         with self.db.read() as conn:
             self._require_run(conn, run_id)
             rows = conn.execute(select(t.camera_id, t.track_id, t.global_id, t.start_frame, t.end_frame, t.start_time,
-                                       t.end_time, t.n_frames).where(*where)
+                                       t.end_time, t.n_frames, t.cls).where(*where)
                                 .order_by(t.start_time, t.camera_id, t.track_id))
             return [TrackletSpan(*row) for row in rows]
 
@@ -770,11 +773,11 @@ def _stored_model(row: Any, archive: bytes) -> StoredReidModel:
 
 
 def _stream_embeddings(conn: Connection, run_id: str | None, chunk: int) -> Iterator[list[tuple]]:
-    """(run, camera, track, global id, bytes) rows in chunks, straight from the driver: SQLAlchemy's per-row processing and
+    """(run, camera, track, global id, bytes, class) rows in chunks, straight from the driver: SQLAlchemy's per-row processing and
     PostgreSQL's hex text encoding of bytea would each cost more than the transfer (binary server-side cursor)."""
     raw = conn.connection.driver_connection
     pg = conn.dialect.name == "postgresql"
-    sql = "SELECT run_id, camera_id, track_id, global_id, embedding FROM tracklets WHERE embedding IS NOT NULL"
+    sql = "SELECT run_id, camera_id, track_id, global_id, embedding, cls FROM tracklets WHERE embedding IS NOT NULL"
     params: tuple = ()
     if run_id is not None:
         sql, params = sql + (" AND run_id = %s" if pg else " AND run_id = ?"), (run_id,)
