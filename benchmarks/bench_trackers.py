@@ -1,4 +1,4 @@
-"""The tracker family side by side: DeepSORT (ours), ByteTrack, OC-SORT and BoT-SORT (cameras.tracker_registry).
+"""The tracker family side by side: DeepSORT (ours), ByteTrack, OC-SORT, BoT-SORT and JDE (cameras.tracker_registry).
 
 1. Motion only on MOTChallenge 2015 public detections (SORT's det.txt files, no pixels): each tracker's public
    preset (``configs/trackers/<type>_public.yaml``; DeepSORT: ``deepsort_motion.yaml``). The presets were chosen on
@@ -33,7 +33,8 @@ from mtmct.core.mot_io import read_mot  # noqa: E402
 from mtmct.eval_mot import evaluate_sequences  # noqa: E402
 
 PRESETS = ROOT / "configs" / "trackers"
-PUBLIC = {kind: PRESETS / ("deepsort_motion.yaml" if kind == "deepsort" else f"{kind}_public.yaml") for kind in TRACKERS}
+PUBLIC = {kind: PRESETS / ("deepsort_motion.yaml" if kind == "deepsort" else f"{kind}_public.yaml") for kind in TRACKERS
+          if kind != "jde"}  # JDE association is for boxes with embeddings (one-shot models); no motion-only preset
 SORT_MOTA = {"TUD-Campus": 62.7, "ETH-Sunnyday": 59.1}  # SORT README / paper, the same detections
 HELD_OUT = ["TUD-Campus", "ETH-Sunnyday"]
 TUNED_ON = ["ETH-Bahnhof", "ADL-Rundle-6", "KITTI-13", "PETS09-S2L1"]

@@ -148,3 +148,23 @@ def test_jde_association_keeps_both_ids_through_a_crossing():
     for with_look in (True, False):
         pairs = ids(with_look)
         assert all(p == pairs[0] for p in pairs) and 0 not in pairs[0], (with_look, pairs)
+
+
+def test_a_camera_set_runs_the_one_shot_model_on_every_camera(fairmot_dir, tmp_path):
+    """`mtmct run` with a FairMOT export as the set's detector and `tracker: {type: jde}`: each camera tracks with the
+    export's own embeddings (no ReID model in the config at all), tracklets carry 128-d embeddings, fusion runs."""
+    frames = pets_frames(10)
+    for cam, crop in (("c1", slice(0, 300)), ("c2", slice(180, 480))):  # two overlapping views of the scene
+        _folder(tmp_path / cam, [f[:, crop] for f in frames])
+    config = tmp_path / "oneshot.yaml"
+    config.write_text(f"name: oneshot\nmodels: {{detector: {fairmot_dir}}}\ntracker: {{type: jde}}\n"
+                      f"cameras:\n  - {{id: c1, source: {tmp_path / 'c1'}, fps: 10}}\n"
+                      f"  - {{id: c2, source: {tmp_path / 'c2'}, fps: 10}}\n"
+                      "topology:\n  - {a: c1, b: c2, overlap: true}\n")
+    from mtmct.pipeline import run_cameras
+
+    result = run_cameras(config, tmp_path / "out", progress=False, use_ray=False, handle_signals=False)
+    assert not [c.error for c in result.cameras if c.error]
+    assert result.tracklets and {t.camera_id for t in result.tracklets} == {"c1", "c2"}
+    assert all(t.embedding is not None and t.embedding.shape == (EMBEDDING_DIM,) for t in result.tracklets)
+    assert all(c.embedded == 0 for c in result.cameras)  # no ReID model ran
