@@ -64,7 +64,8 @@ class JdeTracker(ByteTrack):
         if with_look:
             feats = np.nan_to_num(dets.embeddings[cols], nan=0.0)
             norms = np.linalg.norm(feats, axis=1, keepdims=True)
-            cost[with_look] = 1.0 - np.stack([tracks[i].feature for i in with_look]) @ (feats / np.maximum(norms, 1e-12)).T
+            looks = np.stack([tracks[i].feature for i in with_look])
+            cost[with_look] = 1.0 - looks @ (feats / np.maximum(norms, 1e-12)).T
         gating = self.kf.gating_distance(np.stack([t.mean for t in tracks]), np.stack([t.cov for t in tracks]),
                                          xyxy_to_xywh(dets.xyxy[cols]))
         cost = (1 - self.motion_weight) * cost + self.motion_weight * gating

@@ -41,7 +41,8 @@ class OneShotDetector(Detector):
         """JDE association with the export's own thresholds where it has them."""
         out: dict = {"type": "jde"}
         # FairMOT's exports name the score bound conf_thres, JDE's det_thresh
-        for ours, theirs in (("conf", "conf_thres"), ("conf", "det_thresh"), ("max_appearance_distance", "tracked_thresh")):
+        names = (("conf", "conf_thres"), ("conf", "det_thresh"), ("max_appearance_distance", "tracked_thresh"))
+        for ours, theirs in names:
             if isinstance(self.tracker_settings.get(theirs), (int, float)):
                 out[ours] = float(self.tracker_settings[theirs])
         return out

@@ -98,17 +98,19 @@ def track(
         raise MtmctError("--realtime needs a SOURCE to pace (a det file alone has no clock)")
     dets = DetFile(det_file, conf) if det_file is not None else None
     motion_only = motion_only or source is None
-    det = None
-    if dets is None and source is not None:
-        det = detector if isinstance(detector, Detector) else load_detector(
-            detector or DEFAULT_DETECTOR, device=device, conf=conf, classes=classes)
-    one_shot = getattr(det, "one_shot", False)  # FairMOT / JDE: the boxes carry their embeddings
-    if tracker is None and one_shot and not motion_only:
-        tracker = det.tracker_config()
-    loadable = tracker is None or isinstance(tracker, (str, os.PathLike, Mapping))  # a dict has .update too
-    trk = load_tracker(tracker, motion_only=motion_only) if loadable else tracker
-    src = source if isinstance(source, Source) else open_source(source, fps=fps) if source is not None else None
+    src = source if isinstance(source, Source) else None  # an opened source is closed here, whatever fails
     try:
+        det = None
+        if dets is None:
+            det = detector if isinstance(detector, Detector) else load_detector(
+                detector or DEFAULT_DETECTOR, device=device, conf=conf, classes=classes)
+        one_shot = getattr(det, "one_shot", False)  # FairMOT / JDE: the boxes carry their embeddings
+        if tracker is None and one_shot and not motion_only:
+            tracker = det.tracker_config()
+        loadable = tracker is None or isinstance(tracker, (str, os.PathLike, Mapping))  # a dict has .update too
+        trk = load_tracker(tracker, motion_only=motion_only) if loadable else tracker
+        if src is None and source is not None:
+            src = open_source(source, fps=fps)
         emb = None
         if not motion_only and not one_shot:
             emb = reid if isinstance(reid, Embedder) else load_embedder(reid or DEFAULT_REID, device=device)

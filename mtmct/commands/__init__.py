@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-import argparse
+from mtmct.core.errors import MtmctError
 
 
-def class_ids(text: str) -> list[int]:
-    """An argparse ``type``: comma-separated object class ids (``0,2``), refused in one line otherwise."""
+def class_ids(text: str | None, flag: str) -> list[int] | None:
+    """Comma-separated object class ids (``0,2``) given to ``flag``; None when not given; a one-line error otherwise."""
+    if not text:
+        return None
     try:
         ids = [int(c) for c in text.split(",")]
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated class ids such as 0,2, got {text!r}") from None
+        raise MtmctError(f"{flag} takes comma-separated class ids such as 0,2, got {text!r}") from None
     if any(i < 0 for i in ids):
-        raise argparse.ArgumentTypeError(f"class ids are >= 0, got {text!r}")
+        raise MtmctError(f"{flag} takes class ids >= 0, got {text!r}")
     return ids

@@ -21,7 +21,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="search this run only (default: all runs made with the same ReID model as the latest run, "
                         "or as --reid)")
     p.add_argument("--top-k", type=int, default=10, help="identities per query person (default 10)")
-    p.add_argument("--class", dest="classes", type=class_ids, metavar="IDS",
+    p.add_argument("--class", dest="classes", metavar="IDS",
                    help="only identities of these object classes, e.g. 2 (COCO car) or 0,2 (default: all)")
     p.add_argument("--as", dest="mode", choices=("crop", "scene"), default="auto",
                    help="treat IMAGE as one person crop, or as a scene to detect people in (default: decide from "
@@ -42,7 +42,8 @@ def run(args: argparse.Namespace) -> int:
     if not url:
         raise MtmctError("no database: pass --db URL or set $MTMCT_DB")
     results = query_image(args.image, url, run_id=args.run_id, top_k=args.top_k, mode=args.mode, reid=args.reid,
-                          detector=args.detector, device=args.device, classes=args.classes)
+                          detector=args.detector, device=args.device,
+                          classes=class_ids(args.classes, "--class"))
     paths = save_crops(results, args.save_crops) if args.save_crops else {}
     if args.json:
         print(json.dumps({"image": args.image, **results_to_dict(results, crops=paths)}))

@@ -30,8 +30,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="read every camera at its own pace, all at once (a file at its fps, as a live camera); a "
                         "camera that cannot keep up drops frames, keeping the newest, and the counts are shown and "
                         "stored")
-    p.add_argument("--tracker", help="deepsort, bytetrack, ocsort, botsort or jde (its shipped preset) or a tracker YAML: "
-                                     "replaces the config's tracker")
+    p.add_argument("--tracker", help="deepsort, bytetrack, ocsort, botsort or jde (its shipped preset) or a tracker "
+                                     "YAML: replaces the config's tracker")
     p.add_argument("--live", action="store_true",
                    help="give global ids while the cameras work: each tracklet stored as it closes, its id --live-delay "
                         "seconds later, every id decision (merges, splits) stored as history")

@@ -20,9 +20,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--det-file", help="MOTChallenge det file to use instead of a detector")
     p.add_argument("--motion-only", action="store_true", help="no ReID: associate by motion alone")
     p.add_argument("--conf", type=float, default=None, help="minimum detection score (default: the tracker's)")
-    p.add_argument("--classes", type=class_ids,
+    p.add_argument("--classes",
                    help="comma-separated class ids to track (COCO detectors default to person: 0)")
-    p.add_argument("--tracker", help="deepsort, bytetrack, ocsort, botsort or jde (its shipped preset) or a tracker YAML "
+    p.add_argument("--tracker", help="deepsort, bytetrack, ocsort, botsort or jde (its shipped preset) or a tracker "
+                                     "YAML "
                                      "(default configs/trackers/deepsort.yaml, or deepsort_motion.yaml)")
     p.add_argument("--save-video", action="store_true", help="also write DIR/<camera-id>.mp4 with ids and tails")
     p.add_argument("--device", choices=DEVICES, default="cpu")
@@ -42,8 +43,9 @@ def run(args: argparse.Namespace) -> int:
     conf = DEFAULT_CONF if args.conf is None else args.conf
     if not 0.0 <= conf <= 1.0:
         raise MtmctError(f"--conf must be between 0 and 1, got {conf}")
+    classes = class_ids(args.classes, "--classes")
     result = track(args.source, out=args.out, camera_id=args.camera_id, detector=args.detector, reid=args.reid,
-                   det_file=args.det_file, motion_only=args.motion_only, conf=conf, classes=args.classes,
+                   det_file=args.det_file, motion_only=args.motion_only, conf=conf, classes=classes,
                    save_video=args.save_video, device=args.device, tracker=args.tracker, fps=args.fps,
                    embed_every_frame=args.embed_every_frame, realtime=args.realtime)
     print(f"{result.frames} frames, {len(result.track_ids)} tracks, {len(result.rows)} boxes, {result.fps:.1f} frames/s"
