@@ -62,10 +62,8 @@ class JdeTracker(ByteTrack):
         cost = np.full((len(tracks), len(cols)), matching.INFEASIBLE)
         with_look = [i for i, t in enumerate(tracks) if t.feature is not None]
         if with_look:
-            feats = np.nan_to_num(dets.embeddings[cols], nan=0.0)
-            norms = np.linalg.norm(feats, axis=1, keepdims=True)
-            looks = np.stack([tracks[i].feature for i in with_look])
-            cost[with_look] = 1.0 - looks @ (feats / np.maximum(norms, 1e-12)).T
+            feats = np.nan_to_num(dets.embeddings[cols], nan=0.0)  # L2-normalised, as Detections carry them
+            cost[with_look] = 1.0 - np.stack([tracks[i].feature for i in with_look]) @ feats.T
         gating = self.kf.gating_distance(np.stack([t.mean for t in tracks]), np.stack([t.cov for t in tracks]),
                                          xyxy_to_xywh(dets.xyxy[cols]))
         cost = (1 - self.motion_weight) * cost + self.motion_weight * gating

@@ -35,7 +35,6 @@ class OneShotDetector(Detector):
         if len(shapes) < 2 or shapes[0][-1] != 6:
             raise MtmctError(f"{backend.model_file}: a one-shot ({'/'.join(ONE_SHOT_ARCHS)}) export gives "
                              f"pred_dets [N, 6] and pred_embs [N, D]; got outputs {shapes}")
-        self.dim = int(shapes[1][-1])
 
     def tracker_config(self) -> dict:
         """JDE association with the export's own thresholds where it has them."""
